@@ -1,0 +1,210 @@
+// Package drivers owns the canonical device model of the gateway: the families, the decoded
+// message (event, telemetry, status, command acknowledgement), the MQTT topic layout of both
+// dialects, the decode errors with their rejection reasons, and the registry through which the
+// gateway reaches each device family's driver.
+package drivers
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Family is a device family. Each family has one driver.
+type Family string
+
+// The device families the gateway knows.
+const (
+	CallButton Family = "callbutton"
+	Locker     Family = "locker"
+	Charger    Family = "charger"
+)
+
+// Families lists every family in a stable order.
+func Families() []Family { return []Family{CallButton, Locker, Charger} }
+
+// Valid reports whether f is a known family.
+func (f Family) Valid() bool {
+	switch f {
+	case CallButton, Locker, Charger:
+		return true
+	}
+	return false
+}
+
+// Kind says what a decoded message carries.
+type Kind uint8
+
+// Message kinds, one per device → gateway channel.
+const (
+	KindEvent Kind = iota + 1
+	KindTelemetry
+	KindStatus
+	KindCmdAck
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindEvent:
+		return "event"
+	case KindTelemetry:
+		return "telemetry"
+	case KindStatus:
+		return "status"
+	case KindCmdAck:
+		return "cmd_ack"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Message is one decoded device message in the canonical model. Exactly one of Event,
+// Telemetry, Status or Ack is set, as Kind says.
+type Message struct {
+	Kind   Kind
+	Site   string
+	Family Family
+	Device string
+
+	Event     *Event
+	Telemetry *Telemetry
+	Status    *Status
+	Ack       *CmdAck
+}
+
+// Event is something that happened on a device. ID is unique per device; the pair
+// (Device, ID) identifies an event across redeliveries.
+type Event struct {
+	ID   string    `json:"id"`
+	TS   int64     `json:"ts"` // Unix milliseconds, the device's clock
+	Type string    `json:"type"`
+	Data EventData `json:"data"`
+}
+
+// EventData carries the typed fields an event type may have. Fields that the type does not
+// use are zero and omitted from JSON.
+type EventData struct {
+	// callbutton
+	Source     string   `json:"source,omitempty"`      // sos: pendant, wall, pull_cord
+	Hours      float64  `json:"hours,omitempty"`       // inactivity
+	BatteryPct *float64 `json:"battery_pct,omitempty"` // low_battery
+	// locker
+	Compartment string `json:"compartment,omitempty"`
+	Parcel      string `json:"parcel,omitempty"`
+	Resident    string `json:"resident,omitempty"`
+	// charger
+	Port       *int     `json:"port,omitempty"`
+	Session    string   `json:"session,omitempty"`
+	EnergyWh   *float64 `json:"energy_wh,omitempty"`
+	Code       string   `json:"code,omitempty"`        // OCPP 1.6 ChargePointErrorCode
+	VendorCode string   `json:"vendor_code,omitempty"` // vendor's own fault code
+	TempC      *float64 `json:"temp_c,omitempty"`
+	// gateway-made events (device_online / device_offline)
+	Reason string `json:"reason,omitempty"`
+}
+
+// Metric is one named measurement.
+type Metric struct {
+	Name  string
+	Value float64
+}
+
+// Telemetry is a periodic measurement report; it doubles as the heartbeat.
+type Telemetry struct {
+	TS      int64 // Unix milliseconds, the device's clock
+	Port    *int  // charger port, if the report is per port
+	Metrics []Metric
+}
+
+// Metric returns the value of the named metric and whether it is present.
+func (t *Telemetry) Metric(name string) (float64, bool) {
+	for _, m := range t.Metrics {
+		if m.Name == name {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
+
+// State is a device's connection state as the device (or its last will) reports it.
+type State string
+
+// Connection states.
+const (
+	Online  State = "online"
+	Offline State = "offline"
+)
+
+// Status is the retained status message, also used as the last will.
+type Status struct {
+	State State  `json:"state"`
+	FW    string `json:"fw,omitempty"`
+	TS    int64  `json:"ts,omitempty"`
+}
+
+// CmdAck answers a command sent to the device.
+type CmdAck struct {
+	ID    string `json:"id"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// Command is sent by the gateway to a device on its cmd channel.
+type Command struct {
+	ID   string         `json:"id"`
+	TS   int64          `json:"ts"`
+	Name string         `json:"name"`
+	Args map[string]any `json:"args,omitempty"`
+}
+
+// Event types made by the gateway itself rather than a device.
+const (
+	EventDeviceOnline  = "device_online"
+	EventDeviceOffline = "device_offline"
+)
+
+// Reason is why a message was rejected; it is the label of the rejection counter.
+type Reason string
+
+// Rejection reasons.
+const (
+	ReasonBadTopic      Reason = "bad_topic"
+	ReasonUnknownFamily Reason = "unknown_family"
+	ReasonUnknownDevice Reason = "unknown_device"
+	ReasonWrongFamily   Reason = "wrong_family"
+	ReasonMalformed     Reason = "malformed_json"
+	ReasonWrongType     Reason = "wrong_type"
+	ReasonMissingField  Reason = "missing_field"
+	ReasonUnknownType   Reason = "unknown_event_type"
+	ReasonUnknownMetric Reason = "unknown_metric"
+	ReasonOversize      Reason = "oversize"
+	ReasonUnknownModel  Reason = "unknown_product"
+)
+
+// Reasons lists every rejection reason, so counters can be made for each up front.
+func Reasons() []Reason {
+	return []Reason{ReasonBadTopic, ReasonUnknownFamily, ReasonUnknownDevice, ReasonWrongFamily,
+		ReasonMalformed, ReasonWrongType, ReasonMissingField, ReasonUnknownType, ReasonUnknownMetric,
+		ReasonOversize, ReasonUnknownModel}
+}
+
+// DecodeError is a rejected message: the reason is for counting, the error for the log.
+type DecodeError struct {
+	Reason Reason
+	Err    error
+}
+
+func (e *DecodeError) Error() string { return string(e.Reason) + ": " + e.Err.Error() }
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Reject makes a DecodeError with a formatted message.
+func Reject(r Reason, format string, args ...any) error {
+	return &DecodeError{Reason: r, Err: fmt.Errorf(format, args...)}
+}
+
+// ReasonOf returns the rejection reason carried by err, or "" if it carries none.
+func ReasonOf(err error) Reason {
+	var de *DecodeError
+	if errors.As(err, &de) {
+		return de.Reason
+	}
+	return ""
+}
