@@ -66,6 +66,8 @@ func (c *callButton) Pin(now time.Time, port *int, metric string, value float64,
 	return c.pin(now, c.spec, port, metric, value, over)
 }
 
+func (c *callButton) Release(port *int, metric string) error { return c.release(c.spec, port, metric) }
+
 func (c *callButton) RandomEvent() Event {
 	switch typ := c.pick(c.spec.EventTypes); typ {
 	case "sos":

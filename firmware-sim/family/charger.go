@@ -134,7 +134,21 @@ func (c *charger) Telemetry(now time.Time) []drivers.Telemetry {
 	return out
 }
 
-func (c *charger) Apply(Event) {}
+// Apply starts or stops a session raised from outside (a scenario's session_started).
+func (c *charger) Apply(ev Event) {
+	if ev.Data.Port == nil || *ev.Data.Port < 1 || *ev.Data.Port > Ports {
+		return
+	}
+	p := &c.ports[*ev.Data.Port]
+	switch ev.Type {
+	case "session_started":
+		c.start(c.last, *ev.Data.Port)
+		p.session = ev.Data.Session
+		p.until = c.last.Add(30 * time.Minute)
+	case "session_stopped":
+		p.session = ""
+	}
+}
 
 func (c *charger) Command(now time.Time, cmd drivers.Command) error {
 	if cmd.Name != "start_session" && cmd.Name != "stop_session" {
@@ -166,6 +180,8 @@ func (c *charger) Command(now time.Time, cmd drivers.Command) error {
 func (c *charger) Pin(now time.Time, port *int, metric string, value float64, over time.Duration) error {
 	return c.pin(now, c.spec, port, metric, value, over)
 }
+
+func (c *charger) Release(port *int, metric string) error { return c.release(c.spec, port, metric) }
 
 func (c *charger) RandomEvent() Event {
 	i := 1 + c.rng.IntN(Ports)

@@ -38,6 +38,8 @@ type Sim interface {
 	// over the given duration (at once if zero), then stays there. port is required for
 	// per-port metrics and must be nil otherwise.
 	Pin(now time.Time, port *int, metric string, value float64, over time.Duration) error
+	// Release ends a pin: the metric follows the simulation again.
+	Release(port *int, metric string) error
 	// RandomEvent returns a plausible event of a random type of the family, for load tests.
 	RandomEvent() Event
 }
@@ -171,20 +173,38 @@ func (b *base) set(now time.Time, port int, metric string, natural float64) floa
 	return v
 }
 
-func (b *base) pin(now time.Time, spec Spec, port *int, metric string, value float64, over time.Duration) error {
+// key checks a metric and its port against the spec.
+func key(spec Spec, port *int, metric string) (pinKey, error) {
 	if !slices.Contains(spec.Metrics, metric) {
-		return fmt.Errorf("family: unknown metric %q (want one of %v)", metric, spec.Metrics)
+		return pinKey{}, fmt.Errorf("family: unknown metric %q (want one of %v)", metric, spec.Metrics)
 	}
 	k := pinKey{metric: metric}
 	switch {
 	case spec.PortMetric && port == nil:
-		return fmt.Errorf("family: metric %q is per port: a port is required", metric)
+		return k, fmt.Errorf("family: metric %q is per port: a port is required", metric)
 	case spec.PortMetric && (*port < 1 || *port > Ports):
-		return fmt.Errorf("family: port %d out of range 1..%d", *port, Ports)
+		return k, fmt.Errorf("family: port %d out of range 1..%d", *port, Ports)
 	case spec.PortMetric:
 		k.port = *port
 	case port != nil:
-		return fmt.Errorf("family: metric %q is not per port", metric)
+		return k, fmt.Errorf("family: metric %q is not per port", metric)
+	}
+	return k, nil
+}
+
+func (b *base) release(spec Spec, port *int, metric string) error {
+	k, err := key(spec, port, metric)
+	if err != nil {
+		return err
+	}
+	delete(b.pins, k)
+	return nil
+}
+
+func (b *base) pin(now time.Time, spec Spec, port *int, metric string, value float64, over time.Duration) error {
+	k, err := key(spec, port, metric)
+	if err != nil {
+		return err
 	}
 	from, ok := b.cur[k]
 	if !ok {
@@ -263,4 +283,53 @@ func stringArg(cmd drivers.Command, name string) (string, error) {
 		return "", fmt.Errorf("family: command %s: argument %q must be a non-empty string", cmd.Name, name)
 	}
 	return v, nil
+}
+
+// CheckEvent reports whether ev is an event a device of family f may send: a known type
+// with the data fields the type needs.
+func CheckEvent(f drivers.Family, ev Event) error {
+	spec := SpecOf(f)
+	if !slices.Contains(spec.EventTypes, ev.Type) {
+		return fmt.Errorf("family: %q is not a %s event (want one of %v)", ev.Type, f, spec.EventTypes)
+	}
+	d := ev.Data
+	var missing []string
+	need := func(ok bool, field string) {
+		if !ok {
+			missing = append(missing, field)
+		}
+	}
+	switch ev.Type {
+	case "sos":
+		if d.Source != "" && !slices.Contains([]string{"pendant", "wall", "pull_cord"}, d.Source) {
+			return fmt.Errorf("family: sos source %q is not pendant, wall or pull_cord", d.Source)
+		}
+		need(d.Source != "", "source")
+	case "inactivity":
+		need(d.Hours > 0, "hours")
+	case "low_battery":
+		need(d.BatteryPct != nil, "battery_pct")
+	case "door_opened", "door_closed":
+		need(d.Compartment != "", "compartment")
+	case "parcel_deposited", "parcel_collected":
+		need(d.Compartment != "", "compartment")
+		need(d.Parcel != "", "parcel")
+	case "session_started":
+		need(d.Port != nil, "port")
+		need(d.Session != "", "session")
+	case "session_stopped":
+		need(d.Port != nil, "port")
+		need(d.Session != "", "session")
+		need(d.EnergyWh != nil, "energy_wh")
+	case "fault":
+		need(d.Port != nil, "port")
+		need(d.Code != "", "code")
+	case "over_temperature":
+		need(d.Port != nil, "port")
+		need(d.TempC != nil, "temp_c")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("family: %s event needs data %v", ev.Type, missing)
+	}
+	return nil
 }

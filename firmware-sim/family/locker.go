@@ -135,6 +135,8 @@ func (l *locker) Pin(now time.Time, port *int, metric string, value float64, ove
 	return l.pin(now, l.spec, port, metric, value, over)
 }
 
+func (l *locker) Release(port *int, metric string) error { return l.release(l.spec, port, metric) }
+
 func (l *locker) RandomEvent() Event {
 	c := l.compartment(l.rng.IntN(compartments))
 	switch typ := l.pick(l.spec.EventTypes); typ {

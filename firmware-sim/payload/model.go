@@ -17,8 +17,8 @@ import (
 type Reversed struct {
 	key    string
 	family drivers.Family
-	props  map[string]prop             // metric → property
-	events map[string]string           // event type → identifier
+	props  map[string]prop              // metric → property
+	events map[string]string            // event type → identifier
 	params map[string]map[string]string // identifier → field → parameter
 }
 
