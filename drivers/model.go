@@ -5,8 +5,10 @@
 package drivers
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Family is a device family. Each family has one driver.
@@ -56,19 +58,48 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
+// MarshalText encodes a kind as its channel name.
+func (k Kind) MarshalText() ([]byte, error) {
+	if k < KindEvent || k > KindCmdAck {
+		return nil, fmt.Errorf("drivers: cannot encode %s", k)
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText decodes a channel name into a kind.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for c := KindEvent; c <= KindCmdAck; c++ {
+		if c.String() == string(b) {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("drivers: unknown message kind %q", b)
+}
+
 // Message is one decoded device message in the canonical model. Exactly one of Event,
 // Telemetry, Status or Ack is set, as Kind says.
+//
+// Its JSON form is the canonical form of a decoded message (the drivers' golden files use it).
 type Message struct {
-	Kind   Kind
-	Site   string
-	Family Family
-	Device string
+	Kind   Kind   `json:"kind"`
+	Site   string `json:"site,omitempty"`
+	Family Family `json:"family,omitempty"`
+	Device string `json:"device,omitempty"`
 
-	Event     *Event
-	Telemetry *Telemetry
-	Status    *Status
-	Ack       *CmdAck
+	Event     *Event     `json:"event,omitempty"`
+	Telemetry *Telemetry `json:"telemetry,omitempty"`
+	Status    *Status    `json:"status,omitempty"`
+	Ack       *CmdAck    `json:"ack,omitempty"`
 }
+
+// Limits on what a device may send; beyond them a message is rejected with ReasonOversize.
+const (
+	MaxPayload  = 16 << 10 // bytes of one MQTT payload
+	MaxIDLen    = 128      // bytes of an event, command or acknowledgement id
+	MaxTextLen  = 256      // bytes of a text field: firmware version, compartment, parcel, session …
+	MaxErrorLen = 1024     // bytes of a command acknowledgement's error text
+)
 
 // Event is something that happened on a device. ID is unique per device; the pair
 // (Device, ID) identifies an event across redeliveries.
@@ -108,10 +139,50 @@ type Metric struct {
 }
 
 // Telemetry is a periodic measurement report; it doubles as the heartbeat.
+//
+// Its JSON form is the native telemetry payload, metrics in the order of the slice, plus the
+// names of the metrics that were dropped as unknown_metrics.
 type Telemetry struct {
 	TS      int64 // Unix milliseconds, the device's clock
 	Port    *int  // charger port, if the report is per port
 	Metrics []Metric
+	// Unknown names the metrics (native) or properties (Alink) in the report that the family
+	// or the product model does not know. They are not in Metrics; the report is still
+	// accepted, so that newer firmware keeps its heartbeat. The gateway may count them.
+	Unknown []string
+}
+
+// MarshalJSON encodes the report as a native telemetry payload.
+func (t *Telemetry) MarshalJSON() ([]byte, error) {
+	b := append([]byte(`{"ts":`), strconv.FormatInt(t.TS, 10)...)
+	if t.Port != nil {
+		b = append(b, `,"port":`...)
+		b = strconv.AppendInt(b, int64(*t.Port), 10)
+	}
+	b = append(b, `,"metrics":{`...)
+	for i, m := range t.Metrics {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		name, err := json.Marshal(m.Name)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(m.Value)
+		if err != nil {
+			return nil, fmt.Errorf("drivers: metric %s: %w", m.Name, err)
+		}
+		b = append(append(append(b, name...), ':'), v...)
+	}
+	b = append(b, '}')
+	if len(t.Unknown) > 0 {
+		u, err := json.Marshal(t.Unknown)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"unknown_metrics":`...), u...)
+	}
+	return append(b, '}'), nil
 }
 
 // Metric returns the value of the named metric and whether it is present.
@@ -177,13 +248,14 @@ const (
 	ReasonUnknownMetric Reason = "unknown_metric"
 	ReasonOversize      Reason = "oversize"
 	ReasonUnknownModel  Reason = "unknown_product"
+	ReasonOutOfRange    Reason = "out_of_range"
 )
 
 // Reasons lists every rejection reason, so counters can be made for each up front.
 func Reasons() []Reason {
 	return []Reason{ReasonBadTopic, ReasonUnknownFamily, ReasonUnknownDevice, ReasonWrongFamily,
 		ReasonMalformed, ReasonWrongType, ReasonMissingField, ReasonUnknownType, ReasonUnknownMetric,
-		ReasonOversize, ReasonUnknownModel}
+		ReasonOversize, ReasonUnknownModel, ReasonOutOfRange}
 }
 
 // DecodeError is a rejected message: the reason is for counting, the error for the log.

@@ -3,6 +3,7 @@ package drivers
 import (
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Driver decodes the messages of one device family, in both dialects.
@@ -13,10 +14,18 @@ type Driver interface {
 	// matching payload field; the caller fills Site, Family and Device from the topic.
 	Decode(ch Channel, payload []byte) (Message, error)
 	// DecodeAlink decodes an Alink JSON payload posted on the thing-model topic t by a device
-	// of the product that model describes.
+	// of the product that model describes. Alink makes the time of a post optional: when the
+	// payload carries none, the event's or report's TS is 0, and Registry.Decode stamps it
+	// with the time of receipt.
 	DecodeAlink(t Topic, model *AlinkModel, payload []byte) (Message, error)
 	// EventTypes lists the event types this family's devices may send.
 	EventTypes() []string
+}
+
+// ModelChecker is implemented by drivers that can check an Alink model's mapping onto their
+// family (metric names, event types, data fields). Registry.AddModel uses it.
+type ModelChecker interface {
+	CheckModel(m *AlinkModel) error
 }
 
 // Registry holds the drivers, one per family, and the Alink product models. It is built once
@@ -24,11 +33,24 @@ type Driver interface {
 type Registry struct {
 	drivers map[Family]Driver
 	models  map[string]*AlinkModel // by product key
+	now     func() time.Time
+}
+
+// Option configures a Registry.
+type Option func(*Registry)
+
+// WithClock sets the clock that stamps Alink posts which carry no time (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(r *Registry) { r.now = now }
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
-	return &Registry{drivers: map[Family]Driver{}, models: map[string]*AlinkModel{}}
+func NewRegistry(opts ...Option) *Registry {
+	r := &Registry{drivers: map[Family]Driver{}, models: map[string]*AlinkModel{}, now: time.Now}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // Register adds a family's driver. A family can be registered once.
@@ -44,13 +66,26 @@ func (r *Registry) Register(d Driver) error {
 	return nil
 }
 
-// AddModel adds an Alink product model. Its family must have a driver already.
+// AddModel adds an Alink product model. Its family must have a driver already, and the model
+// must pass AlinkModel.Check and, if the driver is a ModelChecker, the driver's check.
 func (r *Registry) AddModel(m *AlinkModel) error {
-	if _, ok := r.drivers[m.Family]; !ok {
-		return fmt.Errorf("drivers: alink model %q: no driver for family %q", m.ProductKey, m.Family)
+	if m == nil {
+		return fmt.Errorf("drivers: add model: nil model")
+	}
+	if err := m.Check(); err != nil {
+		return err
+	}
+	d, ok := r.drivers[m.Family]
+	if !ok {
+		return fmt.Errorf("drivers: %s: no driver for family %q", m.where(), m.Family)
 	}
 	if _, dup := r.models[m.ProductKey]; dup {
-		return fmt.Errorf("drivers: alink model %q added twice", m.ProductKey)
+		return fmt.Errorf("drivers: %s: product key %q added twice", m.where(), m.ProductKey)
+	}
+	if c, ok := d.(ModelChecker); ok {
+		if err := c.CheckModel(m); err != nil {
+			return err
+		}
 	}
 	r.models[m.ProductKey] = m
 	return nil
@@ -95,6 +130,7 @@ func (r *Registry) Decode(topic string, payload []byte) (Message, error) {
 			return Message{}, err
 		}
 		msg.Family, msg.Device = m.Family, t.Device
+		r.stamp(&msg)
 		return msg, nil
 	}
 	d, ok := r.drivers[t.Family]
@@ -107,4 +143,14 @@ func (r *Registry) Decode(topic string, payload []byte) (Message, error) {
 	}
 	msg.Site, msg.Family, msg.Device = t.Site, t.Family, t.Device
 	return msg, nil
+}
+
+// stamp gives an Alink post that carried no time the time of receipt.
+func (r *Registry) stamp(msg *Message) {
+	switch {
+	case msg.Event != nil && msg.Event.TS == 0:
+		msg.Event.TS = r.now().UnixMilli()
+	case msg.Telemetry != nil && msg.Telemetry.TS == 0:
+		msg.Telemetry.TS = r.now().UnixMilli()
+	}
 }
