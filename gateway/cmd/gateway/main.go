@@ -1,0 +1,127 @@
+// Command gateway is the community edge gateway daemon and its administration commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/community-edge/edge/gateway/internal/config"
+	"github.com/community-edge/edge/gateway/internal/daemon"
+)
+
+// version is set with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `gateway — community edge gateway (社区边缘网关)
+
+Usage:
+  gateway run -config FILE            run the gateway
+  gateway check-config -config FILE   validate a configuration; prints every problem with its key
+  gateway version                     print the version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "check-config":
+		return cmdCheck(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "gateway", versionString())
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "gateway: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func versionString() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + bi.GoVersion
+	}
+	return v
+}
+
+func configFlag(name string, args []string, stderr io.Writer) (string, bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "/etc/community-gateway/gateway.yaml", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return "", false
+	}
+	return *path, true
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	path, ok := configFlag("check-config", args, stderr)
+	if !ok {
+		return 2
+	}
+	_, err := config.Load(path, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: configuration is valid\n", path)
+	return 0
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	path, ok := configFlag("run", args, stderr)
+	if !ok {
+		return 2
+	}
+	cfg, err := config.Load(path, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, err := daemon.New(ctx, cfg, log)
+	if err != nil {
+		log.Error("gateway cannot start", "err", err)
+		return 1
+	}
+	defer g.Close()
+	if err := g.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("gateway stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,190 @@
+// Package daemon owns the gateway process's lifecycle: it builds every component from the
+// configuration, starts them, and shuts them down in an order that loses nothing: intake
+// stops first, the store writer drains and acknowledges what it holds, and only then do the
+// broker connections and the web server close.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/community-edge/edge/drivers"
+	"github.com/community-edge/edge/drivers/builtin"
+	"github.com/community-edge/edge/gateway/internal/broker"
+	"github.com/community-edge/edge/gateway/internal/config"
+	"github.com/community-edge/edge/gateway/internal/devices"
+	"github.com/community-edge/edge/gateway/internal/httpapi"
+	"github.com/community-edge/edge/gateway/internal/ingest"
+	"github.com/community-edge/edge/gateway/internal/store"
+	"github.com/community-edge/edge/gateway/internal/subscriber"
+)
+
+// Version is the gateway's version, set at build time with -ldflags.
+type Version struct{ Version, Commit string }
+
+// Gateway is the running daemon.
+type Gateway struct {
+	cfg *config.Config
+	log *slog.Logger
+
+	Registry *prometheus.Registry
+	Store    *store.Store
+	Devices  *devices.Registry
+	Drivers  *drivers.Registry
+	Pipeline *ingest.Pipeline
+	Metrics  *ingest.Metrics
+	Broker   *broker.Broker         // embedded mode
+	Sub      *subscriber.Subscriber // external mode
+	HTTP     *httpapi.Server
+}
+
+// New builds the gateway. It opens the store (so the registry and migrations are ready) but
+// starts nothing; Close releases what New opened.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+	g := &Gateway{cfg: cfg, log: log, Registry: prometheus.NewRegistry()}
+	g.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var models []*drivers.AlinkModel
+	if dir := cfg.Alink.ModelsDir; dir != "" {
+		var err error
+		if models, err = drivers.LoadAlinkModels(cfg.Path(dir)); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
+	reg, err := builtin.New(models...)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.Drivers = reg
+
+	st, err := store.Open(ctx, filepath.Join(cfg.Path(cfg.DataDir), "gateway.db"))
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.Store = st
+	g.Devices = devices.New(st, cfg.Site.Code, log.With("component", "devices"))
+	if err := g.Devices.Load(ctx, cfg.Devices); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.Metrics = ingest.NewMetrics(g.Registry)
+	g.Pipeline = ingest.New(ingest.Config{Site: cfg.Site.Code, MaxPayloadBytes: cfg.Ingest.MaxPayloadBytes,
+		BatchMax: cfg.Ingest.BatchMax, QueueMax: cfg.Ingest.QueueMax, StatusFlush: cfg.Ingest.StatusFlush},
+		reg, g.Devices, st, g.Metrics, log.With("component", "ingest"))
+	g.Registry.MustRegister(newDeviceCollector(g.Devices), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gateway_ingest_queue_events", Help: "Events waiting to be stored."}, func() float64 { return float64(g.Pipeline.QueueLen()) }))
+
+	switch cfg.Broker.Mode {
+	case "embedded":
+		e := cfg.Broker.Embedded
+		g.Broker = broker.New(broker.Config{Site: cfg.Site.Code, Listen: e.Listen, TLSListen: e.TLSListen,
+			TLSCertFile: cfg.Path(e.TLSCertFile), TLSKeyFile: cfg.Path(e.TLSKeyFile), MaxClients: e.MaxClients,
+			MaxInflight: e.MaxInflight, MaxQueued: e.MaxQueued, MaxPacketSize: e.MaxPacketSize},
+			g.Devices, g.Pipeline, g.Metrics, g.Registry, log.With("component", "broker"))
+	case "external":
+		x := cfg.Broker.External
+		g.Sub = subscriber.New(subscriber.Config{Site: cfg.Site.Code, URL: x.URL, ClientID: x.ClientID, Username: x.Username,
+			Password: x.Password, CAFile: cfg.Path(x.CAFile), CertFile: cfg.Path(x.CertFile), KeyFile: cfg.Path(x.KeyFile),
+			InsecureSkipVerify: x.InsecureSkipVerify, KeepAlive: x.KeepAlive}, g.Pipeline, g.Registry, log.With("component", "subscriber"))
+	}
+	g.HTTP = httpapi.New(cfg.HTTP.Listen, cfg.HTTP.APITokens, httpapi.Deps{Devices: g.Devices, Store: st, Gatherer: g.Registry,
+		Ready: func() error { return st.DB().PingContext(context.Background()) }}, log.With("component", "http"))
+	return g, nil
+}
+
+// Run runs the gateway until ctx is done, then shuts it down in order.
+func (g *Gateway) Run(ctx context.Context) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	fail := func(err error) {
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	}
+	// failed stops everything when a component cannot run.
+	runCtx, failed := context.WithCancel(ctx)
+	defer failed()
+	pipeCtx, stopPipe := context.WithCancel(context.Background())
+	transportCtx, stopTransport := context.WithCancel(context.Background())
+	httpCtx, stopHTTP := context.WithCancel(context.Background())
+	defer stopPipe()
+	defer stopTransport()
+	defer stopHTTP()
+
+	pipeDone := make(chan struct{})
+	go func() {
+		defer close(pipeDone)
+		fail(g.Pipeline.Run(pipeCtx))
+	}()
+	start := func(run func(context.Context) error, c context.Context) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(c); err != nil {
+				fail(err)
+				failed()
+			}
+		}()
+	}
+	if g.Broker != nil {
+		start(g.Broker.Run, transportCtx)
+	}
+	if g.Sub != nil {
+		start(g.Sub.Run, transportCtx)
+	}
+	start(g.HTTP.Run, httpCtx)
+	g.log.Info("gateway running", "site", g.cfg.Site.Code, "broker", g.cfg.Broker.Mode, "devices", len(g.Devices.All()))
+
+	<-runCtx.Done()
+	g.log.Info("shutting down: stopping intake and storing what was accepted")
+	stopPipe()
+	<-pipeDone
+	stopTransport()
+	stopHTTP()
+	wg.Wait()
+	g.log.Info("gateway stopped")
+	return errors.Join(errs...)
+}
+
+// Close releases what New opened.
+func (g *Gateway) Close() error {
+	if g.Store != nil {
+		return g.Store.Close()
+	}
+	return nil
+}
+
+// deviceCollector exports device counts by family and state.
+type deviceCollector struct {
+	devs   *devices.Registry
+	online *prometheus.Desc
+	total  *prometheus.Desc
+}
+
+func newDeviceCollector(d *devices.Registry) *deviceCollector {
+	return &deviceCollector{devs: d,
+		online: prometheus.NewDesc("gateway_devices_online", "Devices online, by family.", []string{"family"}, nil),
+		total:  prometheus.NewDesc("gateway_devices", "Devices registered.", nil, nil)}
+}
+
+func (c *deviceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.online; ch <- c.total }
+
+func (c *deviceCollector) Collect(ch chan<- prometheus.Metric) {
+	online, total := c.devs.Count()
+	for _, f := range drivers.Families() {
+		ch <- prometheus.MustNewConstMetric(c.online, prometheus.GaugeValue, float64(online[f]), string(f))
+	}
+	ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(total))
+}

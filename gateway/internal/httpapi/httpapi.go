@@ -1,0 +1,198 @@
+// Package httpapi owns the gateway's HTTP interface: health, Prometheus metrics and the REST
+// API under /api/v1, each endpoint behind a login with a role check. Scripts log in with a
+// bearer token.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/community-edge/edge/gateway/internal/config"
+	"github.com/community-edge/edge/gateway/internal/devices"
+	"github.com/community-edge/edge/gateway/internal/store"
+)
+
+// Roles.
+const (
+	RoleAdmin     = "admin"
+	RoleInstaller = "installer"
+	RoleDuty      = "duty"
+	RoleSecurity  = "security"
+)
+
+// Principal is who made a request.
+type Principal struct {
+	Name string
+	Role string
+}
+
+type ctxKey struct{}
+
+// PrincipalFrom returns the request's principal.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(Principal)
+	return p, ok
+}
+
+// Server is the HTTP server.
+type Server struct {
+	listen  string
+	tokens  []token
+	devs    *devices.Registry
+	st      *store.Store
+	gather  prometheus.Gatherer
+	log     *slog.Logger
+	ready   func() error
+	router  chi.Router
+	addr    chan string
+	started time.Time
+}
+
+type token struct {
+	sum  [32]byte
+	name string
+	role string
+}
+
+// Deps are what the server serves.
+type Deps struct {
+	Devices  *devices.Registry
+	Store    *store.Store
+	Gatherer prometheus.Gatherer
+	// Ready reports whether the gateway is fit to serve (for /healthz).
+	Ready func() error
+}
+
+// New makes the server and its routes; it listens on nothing until Run.
+func New(listen string, tokens []config.APIToken, d Deps, log *slog.Logger) *Server {
+	s := &Server{listen: listen, devs: d.Devices, st: d.Store, gather: d.Gatherer, log: log, ready: d.Ready,
+		addr: make(chan string, 1), started: time.Now()}
+	for _, t := range tokens {
+		s.tokens = append(s.tokens, token{sum: sha256.Sum256([]byte(t.Token)), name: t.Name, role: t.Role})
+	}
+	r := chi.NewRouter()
+	r.Use(limitBody(1 << 20))
+	r.Get("/healthz", s.healthz)
+	r.Group(func(r chi.Router) {
+		r.Use(s.authenticate)
+		r.With(s.require(RoleAdmin, RoleInstaller)).Handle("/metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
+		r.Route("/api/v1", func(r chi.Router) {
+			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/devices", s.listDevices)
+			r.With(s.require(RoleAdmin, RoleInstaller)).Post("/devices", s.createDevice)
+			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/devices/{id}", s.getDevice)
+			r.With(s.require(RoleAdmin, RoleInstaller)).Delete("/devices/{id}", s.deleteDevice)
+		})
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "not found") })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	})
+	s.router = r
+	return s
+}
+
+// Router is the server's handler, for adding routes before Run and for tests.
+func (s *Server) Router() chi.Router { return s.router }
+
+// Addr returns the bound address once the server listens.
+func (s *Server) Addr() <-chan string { return s.addr }
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.listen)
+	if err != nil {
+		return errors.New("httpapi: listen " + s.listen + ": " + err.Error())
+	}
+	s.addr <- ln.Addr().String()
+	srv := &http.Server{Handler: s.router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("HTTP server listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return errors.New("httpapi: " + err.Error())
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	<-errc
+	return nil
+}
+
+func limitBody(n int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			sum := sha256.Sum256([]byte(tok))
+			for _, t := range s.tokens {
+				if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 {
+					ctx := context.WithValue(r.Context(), ctxKey{}, Principal{Name: t.name, Role: t.role})
+					next.ServeHTTP(w, r.WithContext(ctx))
+					return
+				}
+			}
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gateway"`)
+		writeError(w, http.StatusUnauthorized, "login required")
+	})
+}
+
+func (s *Server) require(roles ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, _ := PrincipalFrom(r.Context())
+			for _, role := range roles {
+				if p.Role == role {
+					next.ServeHTTP(w, r)
+					return
+				}
+			}
+			writeError(w, http.StatusForbidden, "your role may not do this")
+		})
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if s.ready != nil {
+		if err := s.ready(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptime_s": int(time.Since(s.started).Seconds())})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

@@ -1,0 +1,164 @@
+// Package store owns the gateway's SQLite database: one file under the data directory in WAL
+// mode with full fsync on commit, its schema and forward migrations, and the records kept in
+// it (devices, device state, events). Callers batch many writes into one transaction (group
+// commit); a commit returns only once the data is on disk.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+)
+
+// Store is the gateway's database.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens (creating if needed) the database file at path and migrates it forward.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// One writer connection avoids SQLITE_BUSY between our own writers; WAL readers go through
+	// the same pool, which is small enough for a 1 GB box.
+	db.SetMaxOpenConns(4)
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB is the underlying handle, for packages that keep their own tables in this database.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// migrations are applied in order; the database's user_version is the count applied. Never
+// edit one that has shipped: add a new one.
+var migrations = []string{
+	`CREATE TABLE devices (
+		id            TEXT PRIMARY KEY,
+		family        TEXT NOT NULL,
+		site          TEXT NOT NULL,
+		name          TEXT NOT NULL DEFAULT '',
+		product_key   TEXT NOT NULL DEFAULT '',
+		building      TEXT NOT NULL DEFAULT '',
+		unit          TEXT NOT NULL DEFAULT '',
+		room          TEXT NOT NULL DEFAULT '',
+		grid_code     TEXT NOT NULL DEFAULT '',
+		heartbeat_ms  INTEGER NOT NULL DEFAULT 0,
+		password_hash TEXT NOT NULL DEFAULT '',
+		resident      TEXT NOT NULL DEFAULT '',
+		origin        TEXT NOT NULL DEFAULT 'config',
+		created_ms    INTEGER NOT NULL,
+		updated_ms    INTEGER NOT NULL
+	);
+	CREATE TABLE device_state (
+		device_id    TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+		state        TEXT NOT NULL DEFAULT 'unknown',
+		state_ms     INTEGER NOT NULL DEFAULT 0,
+		last_seen_ms INTEGER NOT NULL DEFAULT 0,
+		battery_pct  REAL,
+		rssi_dbm     REAL,
+		fw           TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE events (
+		seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+		device_id   TEXT NOT NULL,
+		event_id    TEXT NOT NULL,
+		family      TEXT NOT NULL,
+		type        TEXT NOT NULL,
+		ts_ms       INTEGER NOT NULL,
+		received_ms INTEGER NOT NULL,
+		data        TEXT NOT NULL DEFAULT '{}',
+		UNIQUE (device_id, event_id)
+	);
+	CREATE INDEX events_by_device ON events (device_id, seq);`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("store: read schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("store: database schema version %d is newer than this gateway (%d): upgrade the gateway", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: migration %d: %w", i+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: migration %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// AddMigrations lets another package that keeps tables in this database append its own
+// migrations; see Migrator.
+type Migrator struct {
+	Name  string   // owner, e.g. "alarm"; its version is kept in schema_versions
+	Steps []string // applied in order, never edited once shipped
+}
+
+// Migrate applies a package's own migrations, tracking them by name.
+func (s *Store) Migrate(ctx context.Context, m Migrator) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT version FROM schema_versions WHERE name = ?`, m.Name).Scan(&v)
+	if err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("store: %s schema version: %w", m.Name, err)
+	}
+	if v > len(m.Steps) {
+		return fmt.Errorf("store: %s schema version %d is newer than this gateway (%d)", m.Name, v, len(m.Steps))
+	}
+	for i := v; i < len(m.Steps); i++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: migrate %s: %w", m.Name, err)
+		}
+		_, err = tx.ExecContext(ctx, m.Steps[i])
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `INSERT INTO schema_versions(name, version) VALUES(?, ?)
+				ON CONFLICT(name) DO UPDATE SET version = excluded.version`, m.Name, i+1)
+		}
+		if err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: %s migration %d: %w", m.Name, i+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: %s migration %d: %w", m.Name, i+1, err)
+		}
+	}
+	return nil
+}
