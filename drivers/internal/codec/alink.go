@@ -21,9 +21,9 @@ const (
 // DecodeAlink decodes an Alink JSON post on thing topic t from a device of product m: a
 // property post becomes Telemetry, an event post an Event. A post without a time has TS 0.
 func (d *Driver) DecodeAlink(t drivers.Topic, m *drivers.AlinkModel, payload []byte) (drivers.Message, error) {
-	what := "alink event"
+	what := where{kind: "alink event", ident: t.Identifier}
 	if t.Identifier == "property" {
-		what = "alink property post"
+		what = where{kind: "alink property post"}
 	}
 	switch {
 	case m == nil:
@@ -53,7 +53,7 @@ func (d *Driver) DecodeAlink(t drivers.Topic, m *drivers.AlinkModel, payload []b
 }
 
 // checkMethod checks an Alink method against the topic's identifier.
-func (d *Driver) checkMethod(s *jsonscan.Scanner, what, ident string) error {
+func (d *Driver) checkMethod(s *jsonscan.Scanner, what where, ident string) error {
 	b, err := d.str(s, what, "method")
 	if err != nil {
 		return err
@@ -66,7 +66,7 @@ func (d *Driver) checkMethod(s *jsonscan.Scanner, what, ident string) error {
 }
 
 // alinkProperties decodes {"id","version","params":{"Prop":v or {"value":v,"time":ms}},"method"}.
-func (d *Driver) alinkProperties(s *jsonscan.Scanner, ident string, m *drivers.AlinkModel, what string) (*drivers.Telemetry, error) {
+func (d *Driver) alinkProperties(s *jsonscan.Scanner, ident string, m *drivers.AlinkModel, what where) (*drivers.Telemetry, error) {
 	o, err := d.open(s, what)
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func (d *Driver) alinkProperties(s *jsonscan.Scanner, ident string, m *drivers.A
 	return t, d.checkPort(t, what)
 }
 
-func (d *Driver) alinkParams(s *jsonscan.Scanner, m *drivers.AlinkModel, what string, t *drivers.Telemetry) error {
+func (d *Driver) alinkParams(s *jsonscan.Scanner, m *drivers.AlinkModel, what where, t *drivers.Telemetry) error {
 	o, _ := s.Object()
 	for {
 		key, ok := o.Next()
@@ -136,11 +136,16 @@ func (d *Driver) alinkParams(s *jsonscan.Scanner, m *drivers.AlinkModel, what st
 		if tm > t.TS {
 			t.TS = tm
 		}
-		if num == nil { // null
+		if num == nil { // null: absent; a repeated property replaces an earlier one
+			if isPort {
+				t.Port = nil
+			} else {
+				removeMetric(t, name)
+			}
 			continue
 		}
 		if isPort {
-			p, err := d.portNum(num, what, "params."+m.PortProperty)
+			p, err := d.portNum(num, what, m.PortProperty)
 			if err != nil {
 				return err
 			}
@@ -164,7 +169,7 @@ func (d *Driver) alinkParams(s *jsonscan.Scanner, m *drivers.AlinkModel, what st
 
 // alinkValue reads a property value: a number, or {"value":number,"time":ms}. A null value
 // returns nil text.
-func (d *Driver) alinkValue(s *jsonscan.Scanner, what string, key []byte) ([]byte, int64, error) {
+func (d *Driver) alinkValue(s *jsonscan.Scanner, what where, key []byte) ([]byte, int64, error) {
 	switch s.Peek() {
 	case jsonscan.Number:
 		b, _ := s.Num()
@@ -176,7 +181,8 @@ func (d *Driver) alinkValue(s *jsonscan.Scanner, what string, key []byte) ([]byt
 	default:
 		return nil, 0, d.wrongType(s, what, "params."+string(key), "a number or {\"value\",\"time\"}")
 	}
-	pkey := string(key) // the key buffer is reused by the inner object
+	var kb [64]byte
+	pk := kb[:copy(kb[:], key)] // the key buffer is reused by the inner object
 	o, _ := s.Object()
 	var (
 		num       []byte
@@ -199,10 +205,19 @@ func (d *Driver) alinkValue(s *jsonscan.Scanner, what string, key []byte) ([]byt
 				num = nil
 				s.Null()
 			default:
-				err = d.wrongType(s, what, "params."+pkey+".value", "a number")
+				err = d.wrongType(s, what, "params."+string(pk)+".value", "a number")
 			}
 		case "time":
-			tm, err = d.ts(s, what, "params."+pkey+".time")
+			if s.Peek() != jsonscan.Number {
+				err = d.wrongType(s, what, "params."+string(pk)+".time", "an integer")
+				break
+			}
+			b, _ := s.Num()
+			var reason drivers.Reason
+			var complaint string
+			if tm, reason, complaint = parseTS(b); reason != "" {
+				err = d.reject(reason, what, "params.%s.time: %s", string(pk), complaint)
+			}
 		default:
 			s.Skip()
 		}
@@ -214,14 +229,14 @@ func (d *Driver) alinkValue(s *jsonscan.Scanner, what string, key []byte) ([]byt
 		return nil, 0, d.malformed(s, what)
 	}
 	if !haveValue {
-		return nil, 0, d.missing(what, "params."+pkey+".value")
+		return nil, 0, d.missing(what, "params."+string(pk)+".value")
 	}
 	return num, tm, nil
 }
 
 // alinkEvent decodes {"id","version","params":{"value":{…},"time":ms},"method"}.
 func (d *Driver) alinkEvent(s *jsonscan.Scanner, ident string, m *drivers.AlinkModel) (*drivers.Event, error) {
-	what := "alink event " + ident
+	what := where{kind: "alink event", ident: ident}
 	ae, ok := m.Events[ident]
 	if !ok {
 		return nil, d.reject(drivers.ReasonUnknownType, what, "product %q has no event %q", m.ProductKey, ident)
@@ -235,6 +250,7 @@ func (d *Driver) alinkEvent(s *jsonscan.Scanner, ident string, m *drivers.AlinkM
 		return nil, err
 	}
 	w := where{kind: "alink event", ident: ident, typ: et.Name}
+	what = w
 	ev := &drivers.Event{Type: et.Name}
 	var seen uint64
 	haveParams := false
@@ -279,7 +295,7 @@ func (d *Driver) alinkEvent(s *jsonscan.Scanner, ident string, m *drivers.AlinkM
 }
 
 func (d *Driver) alinkEventParams(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent, w where, out *drivers.EventData) (uint64, int64, error) {
-	what := w.String()
+	what := w
 	o, _ := s.Object()
 	var (
 		seen uint64

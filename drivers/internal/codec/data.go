@@ -15,10 +15,15 @@ type where struct {
 }
 
 func (w where) String() string {
-	if w.ident != "" {
+	switch {
+	case w.ident != "" && w.typ != "":
 		return w.kind + " " + w.ident + " (" + w.typ + ")"
+	case w.ident != "":
+		return w.kind + " " + w.ident
+	case w.typ != "":
+		return w.kind + " " + w.typ
 	}
-	return w.kind + " " + w.typ
+	return w.kind
 }
 
 // data decodes the members of a data object (native) or of an Alink event's params.value
@@ -32,15 +37,18 @@ func (d *Driver) data(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent
 		if !ok {
 			break
 		}
-		var idx int
-		param := ""
+		var (
+			idx int
+			pb  [64]byte
+			prm []byte // the Alink parameter, for messages (the key buffer is reused)
+		)
 		if ae != nil {
 			name, mapped := ae.Fields[string(key)]
 			if !mapped {
 				s.Skip()
 				continue
 			}
-			param = string(key)
+			prm = pb[:copy(pb[:], key)]
 			idx = et.fieldStr(name)
 		} else {
 			idx = et.field(key)
@@ -52,9 +60,11 @@ func (d *Driver) data(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent
 		f := &et.Fields[idx]
 		tok := readToken(s)
 		if s.Err() != nil {
-			return 0, d.malformed(s, w.String())
+			return 0, d.malformed(s, w)
 		}
-		if tok.kind == jsonscan.Null {
+		if tok.kind == jsonscan.Null { // absent; a repeated member replaces an earlier one
+			unset(out, f.Name)
+			seen &^= 1 << idx
 			continue
 		}
 		if ae != nil && ae.Values != nil {
@@ -67,21 +77,25 @@ func (d *Driver) data(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent
 		v, reason, complaint := f.parse(tok)
 		if reason != "" {
 			if f.Lenient {
+				unset(out, f.Name)
+				seen &^= 1 << idx
 				continue
 			}
-			if param != "" {
-				return 0, d.reject(reason, w.String(), "data.%s (parameter %s): %s", f.Name, param, complaint)
+			if prm != nil {
+				return 0, d.reject(reason, w, "data.%s (parameter %s): %s", f.Name, string(prm), complaint)
 			}
-			return 0, d.reject(reason, w.String(), "data.%s: %s", f.Name, complaint)
+			return 0, d.reject(reason, w, "data.%s: %s", f.Name, complaint)
 		}
 		if f.Kind == Text && v.s == "" {
+			unset(out, f.Name)
+			seen &^= 1 << idx
 			continue
 		}
 		set(out, f.Name, v)
 		seen |= 1 << idx
 	}
 	if s.Err() != nil {
-		return 0, d.malformed(s, w.String())
+		return 0, d.malformed(s, w)
 	}
 	return seen, nil
 }
@@ -99,7 +113,7 @@ func (d *Driver) finishData(et *EventType, ae *drivers.AlinkEvent, m *drivers.Al
 			if def, ok := ae.Defaults[f.Name]; ok {
 				v, reason, complaint := f.parse(mappedToken(f, def))
 				if reason != "" {
-					return d.reject(reason, w.String(), "data.%s: model default: %s", f.Name, complaint)
+					return d.reject(reason, w, "data.%s: model default: %s", f.Name, complaint)
 				}
 				set(out, f.Name, v)
 				continue
@@ -111,7 +125,7 @@ func (d *Driver) finishData(et *EventType, ae *drivers.AlinkEvent, m *drivers.Al
 		case f.Fallback != "":
 			set(out, f.Name, value{s: f.Fallback})
 		case f.Required:
-			return d.reject(drivers.ReasonMissingField, w.String(), "data.%s is missing", f.Name)
+			return d.reject(drivers.ReasonMissingField, w, "data.%s is missing", f.Name)
 		}
 	}
 	if et.Check != nil {

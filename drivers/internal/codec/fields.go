@@ -26,6 +26,36 @@ func slotOf(name string) (slot, bool) {
 	return slot{}, false
 }
 
+// unset clears the named field of d.
+func unset(d *drivers.EventData, name string) {
+	switch name {
+	case "source":
+		d.Source = ""
+	case "compartment":
+		d.Compartment = ""
+	case "parcel":
+		d.Parcel = ""
+	case "resident":
+		d.Resident = ""
+	case "session":
+		d.Session = ""
+	case "code":
+		d.Code = ""
+	case "vendor_code":
+		d.VendorCode = ""
+	case "hours":
+		d.Hours = 0
+	case "battery_pct":
+		d.BatteryPct = nil
+	case "energy_wh":
+		d.EnergyWh = nil
+	case "temp_c":
+		d.TempC = nil
+	case "port":
+		d.Port = nil
+	}
+}
+
 // value is a decoded field value.
 type value struct {
 	s string

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/community-edge/edge/drivers"
 	"github.com/community-edge/edge/drivers/internal/jsonscan"
@@ -10,7 +11,7 @@ import (
 // Decode decodes a native-dialect payload received on channel ch.
 func (d *Driver) Decode(ch drivers.Channel, payload []byte) (drivers.Message, error) {
 	if len(payload) > drivers.MaxPayload {
-		return drivers.Message{}, d.reject(drivers.ReasonOversize, string(ch), "payload of %d bytes is larger than %d", len(payload), drivers.MaxPayload)
+		return drivers.Message{}, d.reject(drivers.ReasonOversize, where{kind: string(ch)}, "payload of %d bytes is larger than %d", len(payload), drivers.MaxPayload)
 	}
 	var (
 		s   jsonscan.Scanner
@@ -32,21 +33,21 @@ func (d *Driver) Decode(ch drivers.Channel, payload []byte) (drivers.Message, er
 		msg.Kind = drivers.KindCmdAck
 		msg.Ack, err = d.cmdAck(&s)
 	default:
-		return drivers.Message{}, d.reject(drivers.ReasonBadTopic, string(ch), "not a channel a device sends on")
+		return drivers.Message{}, d.reject(drivers.ReasonBadTopic, where{kind: string(ch)}, "not a channel a device sends on")
 	}
 	if err != nil {
-		return drivers.Message{}, d.syntaxFirst(payload, string(ch), err)
+		return drivers.Message{}, d.syntaxFirst(payload, where{kind: string(ch)}, err)
 	}
 	return msg, nil
 }
 
 // reject makes a rejection prefixed with the family and what was being decoded.
-func (d *Driver) reject(r drivers.Reason, what, format string, args ...any) error {
+func (d *Driver) reject(r drivers.Reason, what where, format string, args ...any) error {
 	return drivers.Reject(r, "%s: %s: %s", d.spec.Family, what, fmt.Sprintf(format, args...))
 }
 
 // malformed reports the scanner's syntax error.
-func (d *Driver) malformed(s *jsonscan.Scanner, what string) error {
+func (d *Driver) malformed(s *jsonscan.Scanner, what where) error {
 	if err := s.Err(); err != nil {
 		return drivers.Reject(drivers.ReasonMalformed, "%s: %s: %w", d.spec.Family, what, err)
 	}
@@ -55,7 +56,7 @@ func (d *Driver) malformed(s *jsonscan.Scanner, what string) error {
 
 // syntaxFirst makes a malformed document always count as malformed_json, even when the
 // decoder stopped at a semantic problem before it reached the syntax error.
-func (d *Driver) syntaxFirst(payload []byte, what string, err error) error {
+func (d *Driver) syntaxFirst(payload []byte, what where, err error) error {
 	if drivers.ReasonOf(err) == drivers.ReasonMalformed {
 		return err
 	}
@@ -68,7 +69,7 @@ func (d *Driver) syntaxFirst(payload []byte, what string, err error) error {
 }
 
 // open reads the opening brace of the payload's object.
-func (d *Driver) open(s *jsonscan.Scanner, what string) (jsonscan.Obj, error) {
+func (d *Driver) open(s *jsonscan.Scanner, what where) (jsonscan.Obj, error) {
 	switch k := s.Peek(); k {
 	case jsonscan.Object:
 		o, _ := s.Object()
@@ -82,14 +83,14 @@ func (d *Driver) open(s *jsonscan.Scanner, what string) (jsonscan.Obj, error) {
 }
 
 // end checks that the document was read to its end.
-func (d *Driver) end(s *jsonscan.Scanner, what string) error {
+func (d *Driver) end(s *jsonscan.Scanner, what where) error {
 	if s.Finish() != nil {
 		return d.malformed(s, what)
 	}
 	return nil
 }
 
-func (d *Driver) wrongType(s *jsonscan.Scanner, what, key, want string) error {
+func (d *Driver) wrongType(s *jsonscan.Scanner, what where, key, want string) error {
 	k := s.Peek()
 	if k == jsonscan.Invalid {
 		s.Skip()
@@ -99,7 +100,7 @@ func (d *Driver) wrongType(s *jsonscan.Scanner, what, key, want string) error {
 }
 
 // str reads a string member.
-func (d *Driver) str(s *jsonscan.Scanner, what, key string) ([]byte, error) {
+func (d *Driver) str(s *jsonscan.Scanner, what where, key string) ([]byte, error) {
 	if s.Peek() != jsonscan.String {
 		return nil, d.wrongType(s, what, key, "a string")
 	}
@@ -111,7 +112,7 @@ func (d *Driver) str(s *jsonscan.Scanner, what, key string) ([]byte, error) {
 }
 
 // integer reads an integer member.
-func (d *Driver) integer(s *jsonscan.Scanner, what, key string) (int64, error) {
+func (d *Driver) integer(s *jsonscan.Scanner, what where, key string) (int64, error) {
 	if s.Peek() != jsonscan.Number {
 		return 0, d.wrongType(s, what, key, "an integer")
 	}
@@ -122,7 +123,7 @@ func (d *Driver) integer(s *jsonscan.Scanner, what, key string) (int64, error) {
 	return d.parseInt(b, what, key)
 }
 
-func (d *Driver) parseInt(b []byte, what, key string) (int64, error) {
+func (d *Driver) parseInt(b []byte, what where, key string) (int64, error) {
 	v, err := jsonscan.ParseInt(b)
 	switch err {
 	case nil:
@@ -134,7 +135,7 @@ func (d *Driver) parseInt(b []byte, what, key string) (int64, error) {
 }
 
 // number reads a number member.
-func (d *Driver) number(s *jsonscan.Scanner, what, key string) (float64, error) {
+func (d *Driver) number(s *jsonscan.Scanner, what where, key string) (float64, error) {
 	if s.Peek() != jsonscan.Number {
 		return 0, d.wrongType(s, what, key, "a number")
 	}
@@ -150,16 +151,34 @@ func (d *Driver) number(s *jsonscan.Scanner, what, key string) (float64, error) 
 }
 
 // ts reads a timestamp: Unix milliseconds, positive.
-func (d *Driver) ts(s *jsonscan.Scanner, what, key string) (int64, error) {
-	v, err := d.integer(s, what, key)
-	if err == nil && v <= 0 {
-		err = d.reject(drivers.ReasonOutOfRange, what, "%s: %d is not a positive unix time in milliseconds", key, v)
+func (d *Driver) ts(s *jsonscan.Scanner, what where, key string) (int64, error) {
+	if s.Peek() != jsonscan.Number {
+		return 0, d.wrongType(s, what, key, "an integer")
 	}
-	return v, err
+	b, _ := s.Num()
+	v, reason, complaint := parseTS(b)
+	if reason != "" {
+		return 0, d.reject(reason, what, "%s: %s", key, complaint)
+	}
+	return v, nil
+}
+
+// parseTS parses a timestamp: Unix milliseconds, positive.
+func parseTS(b []byte) (int64, drivers.Reason, string) {
+	v, err := jsonscan.ParseInt(b)
+	switch {
+	case err == jsonscan.ErrRange:
+		return 0, drivers.ReasonOutOfRange, string(b) + " is out of range"
+	case err != nil:
+		return 0, drivers.ReasonWrongType, "want an integer, got " + string(b)
+	case v <= 0:
+		return 0, drivers.ReasonOutOfRange, string(b) + " is not a positive unix time in milliseconds"
+	}
+	return v, "", ""
 }
 
 // port reads a port number.
-func (d *Driver) portNum(b []byte, what, key string) (int, error) {
+func (d *Driver) portNum(b []byte, what where, key string) (int, error) {
 	v, err := d.parseInt(b, what, key)
 	if err == nil && (v < 0 || v > MaxPort) {
 		err = d.reject(drivers.ReasonOutOfRange, what, "%s: %d is outside [0, %d]", key, v, MaxPort)
@@ -168,7 +187,7 @@ func (d *Driver) portNum(b []byte, what, key string) (int, error) {
 }
 
 // id reads an event or acknowledgement id: a non-empty string of at most MaxIDLen bytes.
-func (d *Driver) id(s *jsonscan.Scanner, what, key string) (string, error) {
+func (d *Driver) id(s *jsonscan.Scanner, what where, key string) (string, error) {
 	b, err := d.str(s, what, key)
 	switch {
 	case err != nil:
@@ -182,7 +201,7 @@ func (d *Driver) id(s *jsonscan.Scanner, what, key string) (string, error) {
 }
 
 // text reads an optional string member of at most max bytes; null is "".
-func (d *Driver) text(s *jsonscan.Scanner, what, key string, max int) (string, error) {
+func (d *Driver) text(s *jsonscan.Scanner, what where, key string, max int) (string, error) {
 	if s.Peek() == jsonscan.Null {
 		s.Null()
 		return "", nil
@@ -197,13 +216,13 @@ func (d *Driver) text(s *jsonscan.Scanner, what, key string, max int) (string, e
 	return string(b), nil
 }
 
-func (d *Driver) missing(what, key string) error {
+func (d *Driver) missing(what where, key string) error {
 	return d.reject(drivers.ReasonMissingField, what, "%s is missing", key)
 }
 
 // event decodes {"id","ts","type","data"}.
 func (d *Driver) event(s *jsonscan.Scanner) (*drivers.Event, error) {
-	const what = "event"
+	what := where{kind: "event"}
 	o, err := d.open(s, what)
 	if err != nil {
 		return nil, err
@@ -258,7 +277,7 @@ func (d *Driver) event(s *jsonscan.Scanner) (*drivers.Event, error) {
 		return nil, d.missing(what, "type")
 	}
 	ev.Type = et.Name
-	w := where{kind: what, typ: et.Name}
+	w := where{kind: "event", typ: et.Name}
 	var seen uint64
 	if dataAt >= 0 {
 		s.Seek(dataAt)
@@ -275,7 +294,7 @@ func (d *Driver) event(s *jsonscan.Scanner) (*drivers.Event, error) {
 
 // telemetry decodes {"ts","port","metrics":{…}}.
 func (d *Driver) telemetry(s *jsonscan.Scanner) (*drivers.Telemetry, error) {
-	const what = "telemetry"
+	what := where{kind: "telemetry"}
 	o, err := d.open(s, what)
 	if err != nil {
 		return nil, err
@@ -327,7 +346,7 @@ func (d *Driver) telemetry(s *jsonscan.Scanner) (*drivers.Telemetry, error) {
 	return t, d.checkPort(t, what)
 }
 
-func (d *Driver) checkPort(t *drivers.Telemetry, what string) error {
+func (d *Driver) checkPort(t *drivers.Telemetry, what where) error {
 	if d.spec.PerPort && t.Port == nil && len(t.Metrics) > 0 {
 		return d.reject(drivers.ReasonMissingField, what, "port is missing: %s metrics are per port", d.spec.Family)
 	}
@@ -335,7 +354,7 @@ func (d *Driver) checkPort(t *drivers.Telemetry, what string) error {
 }
 
 // optPort reads a port member, null being absent.
-func (d *Driver) optPort(s *jsonscan.Scanner, what, key string) (*int, error) {
+func (d *Driver) optPort(s *jsonscan.Scanner, what where, key string) (*int, error) {
 	if s.Peek() == jsonscan.Null {
 		s.Null()
 		return nil, nil
@@ -351,7 +370,7 @@ func (d *Driver) optPort(s *jsonscan.Scanner, what, key string) (*int, error) {
 	return &p, nil
 }
 
-func (d *Driver) metricsObj(s *jsonscan.Scanner, what string, t *drivers.Telemetry) error {
+func (d *Driver) metricsObj(s *jsonscan.Scanner, what where, t *drivers.Telemetry) error {
 	o, _ := s.Object()
 	for {
 		key, ok := o.Next()
@@ -364,13 +383,18 @@ func (d *Driver) metricsObj(s *jsonscan.Scanner, what string, t *drivers.Telemet
 			s.Skip()
 			continue
 		}
-		if s.Peek() == jsonscan.Null {
+		if s.Peek() == jsonscan.Null { // absent; a repeated metric replaces an earlier one
 			s.Null()
+			removeMetric(t, name)
 			continue
 		}
-		v, err := d.number(s, what, "metrics."+name)
+		if s.Peek() != jsonscan.Number {
+			return d.wrongType(s, what, "metrics."+name, "a number")
+		}
+		b, _ := s.Num()
+		v, err := jsonscan.ParseFloat(b)
 		if err != nil {
-			return err
+			return d.reject(drivers.ReasonOutOfRange, what, "metrics.%s: %s is out of range", name, b)
 		}
 		d.addMetric(t, name, v)
 	}
@@ -394,6 +418,10 @@ func (d *Driver) addMetric(t *drivers.Telemetry, name string, v float64) {
 	t.Metrics = append(t.Metrics, drivers.Metric{Name: name, Value: v})
 }
 
+func removeMetric(t *drivers.Telemetry, name string) {
+	t.Metrics = slices.DeleteFunc(t.Metrics, func(m drivers.Metric) bool { return m.Name == name })
+}
+
 func appendUnique(list []string, s string) []string {
 	for _, x := range list {
 		if x == s {
@@ -405,7 +433,7 @@ func appendUnique(list []string, s string) []string {
 
 // status decodes {"state","fw","ts"}. An offline status (the last will) may omit ts.
 func (d *Driver) status(s *jsonscan.Scanner) (*drivers.Status, error) {
-	const what = "status"
+	what := where{kind: "status"}
 	o, err := d.open(s, what)
 	if err != nil {
 		return nil, err
@@ -454,7 +482,7 @@ func (d *Driver) status(s *jsonscan.Scanner) (*drivers.Status, error) {
 
 // cmdAck decodes {"id","ok","error"}.
 func (d *Driver) cmdAck(s *jsonscan.Scanner) (*drivers.CmdAck, error) {
-	const what = "cmd_ack"
+	what := where{kind: "cmd_ack"}
 	o, err := d.open(s, what)
 	if err != nil {
 		return nil, err
@@ -496,4 +524,3 @@ func (d *Driver) cmdAck(s *jsonscan.Scanner) (*drivers.CmdAck, error) {
 	}
 	return a, nil
 }
-

@@ -1,0 +1,224 @@
+package rtsp_test
+
+import (
+	"context"
+	"errors"
+	"github.com/community-edge/edge/drivers/rtsp"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/community-edge/edge/firmware-sim/camera"
+)
+
+func TestPlayFromSimulatedCamera(t *testing.T) {
+	for _, tr := range []rtsp.Transport{rtsp.TransportTCP, rtsp.TransportUDP} {
+		t.Run(string(tr), func(t *testing.T) {
+			checkGoroutines(t)
+			cam := startCamera(t, nil)
+			rec := newRecorder()
+			c, stop := runClient(t, rtsp.Config{URL: cam.URL("/main"), Transport: tr}, rec)
+			waitFor(t, 10*time.Second, "two keyframes and 60 frames", func() bool {
+				aus, keys, _ := rec.snapshot()
+				return keys >= 2 && aus >= 60
+			})
+			stop()
+			aus, keys, audio := rec.snapshot()
+			if audio < 50 {
+				t.Errorf("audio packets = %d, want >= 50 (20 ms packets over 2+ s)", audio)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if !rec.firstKey || !rec.keyHasPS {
+				t.Errorf("first frame keyframe=%v, keyframes start with SPS+PPS=%v", rec.firstKey, rec.keyHasPS)
+			}
+			if rec.ptsBack > 0 {
+				t.Errorf("PTS went backwards %d times", rec.ptsBack)
+			}
+			// GOP 25 at 25 fps: one keyframe per 25 frames (the first may start mid-GOP).
+			if want := aus / 25; keys < want || keys > want+1 {
+				t.Errorf("%d keyframes in %d frames, want about %d", keys, aus, want)
+			}
+			si, err := rtsp.ParseSPS(rec.sps)
+			if err != nil || si.Width != 1280 || si.Height != 720 {
+				t.Errorf("SPS: %+v %v, want 1280x720", si, err)
+			}
+			st := c.Stats()
+			if st.Broken != 0 || st.Dropped != 0 || st.Sessions != 1 {
+				t.Errorf("stats %+v: want no broken or dropped frames and one session", st)
+			}
+			states := stateList(rec)
+			if !strings.HasPrefix(states, "connecting playing") || !strings.HasSuffix(states, "stopped") {
+				t.Errorf("states %q", states)
+			}
+		})
+	}
+}
+
+func TestProbeSimulatedCamera(t *testing.T) {
+	checkGoroutines(t)
+	cam := startCamera(t, nil)
+	tests := []struct {
+		path          string
+		w, h          int
+		audio         rtsp.Codec
+		audioPlayable bool
+	}{
+		{"/main", 1280, 720, rtsp.CodecPCMA, true},
+		{"/sub", 640, 360, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			res, err := rtsp.Probe(context.Background(), cam.URL(tc.path), 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.VideoCodec != rtsp.CodecH264 || res.Width != tc.w || res.Height != tc.h || res.Profile != "constrained baseline" {
+				t.Errorf("probe %s = %s", tc.path, res)
+			}
+			if res.GOP != 25 {
+				t.Errorf("GOP = %d, want 25", res.GOP)
+			}
+			if res.FrameRate < 24.9 || res.FrameRate > 25.1 {
+				t.Errorf("frame rate = %.2f, want 25", res.FrameRate)
+			}
+			if res.AudioCodec != tc.audio || res.AudioPlayable != tc.audioPlayable {
+				t.Errorf("audio = %q playable %v, want %q %v", res.AudioCodec, res.AudioPlayable, tc.audio, tc.audioPlayable)
+			}
+		})
+	}
+}
+
+func TestProbeErrors(t *testing.T) {
+	checkGoroutines(t)
+	cam := startCamera(t, nil)
+	stopped := startCamera(t, nil)
+	gone := stopped.URL("/main")
+	stopped.Stop()
+	tests := []struct {
+		name string
+		url  string
+		want error
+	}{
+		{"wrong password", strings.Replace(cam.URL("/main"), "s3cret", "wrong", 1), rtsp.ErrUnauthorized},
+		{"no credentials", "rtsp://" + cam.Addr() + "/main", rtsp.ErrUnauthorized},
+		{"unknown path", cam.URL("/nope"), rtsp.ErrNotFound},
+		{"camera gone", gone, rtsp.ErrUnreachable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := rtsp.Probe(context.Background(), tc.url, 5*time.Second)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if !strings.HasPrefix(err.Error(), "rtsp: ") || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "wrong") && tc.name == "wrong password" && strings.Contains(err.Error(), "wrong:") {
+				t.Errorf("error %q: want rtsp: prefix and no password", err)
+			}
+		})
+	}
+}
+
+func TestProbeTimeoutOnSilentServer(t *testing.T) {
+	checkGoroutines(t)
+	ln := listenSilent(t) // accepts and never answers
+	start := time.Now()
+	_, err := rtsp.Probe(context.Background(), "rtsp://"+ln+"/x", 700*time.Millisecond)
+	if !errors.Is(err, rtsp.ErrTimeout) {
+		t.Fatalf("err = %v, want rtsp.ErrTimeout", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("probe took %s with a 700ms timeout", d)
+	}
+}
+
+func TestReconnectAfterCameraRestart(t *testing.T) {
+	checkGoroutines(t)
+	for _, tr := range []rtsp.Transport{rtsp.TransportTCP, rtsp.TransportUDP} {
+		t.Run(string(tr), func(t *testing.T) {
+			cam := startCamera(t, nil)
+			rec := newRecorder()
+			c, stop := runClient(t, rtsp.Config{URL: cam.URL("/sub"), Transport: tr, MinBackoff: 100 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, ReadTimeout: 2 * time.Second}, rec)
+			waitFor(t, 10*time.Second, "first keyframe", func() bool { _, k, _ := rec.snapshot(); return k >= 1 })
+			addr := cam.Addr()
+			cam.Stop()
+			// camera gone: the client reports it and keeps retrying
+			waitFor(t, 5*time.Second, "retrying with unreachable", func() bool {
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				for _, ev := range rec.states {
+					if ev.State == rtsp.StateRetrying && errors.Is(ev.Err, rtsp.ErrUnreachable) {
+						return true
+					}
+				}
+				return false
+			})
+			aus, _, _ := rec.snapshot()
+			main, sub := clips(t)
+			cam2, err := camera.Start(camera.Config{Streams: map[string]*camera.Clip{"/main": main, "/sub": sub}, Username: "admin", Password: "s3cret:pass"}, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cam2.Stop()
+			waitFor(t, 10*time.Second, "frames after restart", func() bool { n, _, _ := rec.snapshot(); return n >= aus+30 })
+			stop()
+			if s := c.Stats().Sessions; s != 2 {
+				t.Errorf("sessions = %d, want 2", s)
+			}
+			rec.mu.Lock()
+			if rec.disc < 2 {
+				t.Errorf("discontinuities = %d, want one per session", rec.disc)
+			}
+			rec.mu.Unlock()
+			t.Logf("states: %s", stateList(rec))
+		})
+	}
+}
+
+func TestKeepaliveHoldsShortSession(t *testing.T) {
+	checkGoroutines(t)
+	for _, tr := range []rtsp.Transport{rtsp.TransportTCP, rtsp.TransportUDP} {
+		t.Run(string(tr), func(t *testing.T) {
+			// The camera drops sessions idle for 2 s; the client must refresh them.
+			cam := startCamera(t, func(c *camera.Config) { c.SessionTimeout = 2 * time.Second })
+			rec := newRecorder()
+			c, stop := runClient(t, rtsp.Config{URL: cam.URL("/sub"), Transport: tr}, rec)
+			time.Sleep(5 * time.Second)
+			stop()
+			if s := c.Stats().Sessions; s != 1 {
+				t.Errorf("sessions = %d, want 1 (states %s)", s, stateList(rec))
+			}
+			if aus, _, _ := rec.snapshot(); aus < 100 {
+				t.Errorf("frames = %d in 5 s, want >= 100", aus)
+			}
+		})
+	}
+}
+
+func TestSlowSinkNeverStallsReader(t *testing.T) {
+	checkGoroutines(t)
+	cam := startCamera(t, func(c *camera.Config) { c.SessionTimeout = 2 * time.Second })
+	rec := newRecorder()
+	rec.block = make(chan struct{})
+	c, stop := runClient(t, rtsp.Config{URL: cam.URL("/sub"), Buffer: 8, ReadTimeout: 2 * time.Second,
+		Logger: slog.New(slog.DiscardHandler)}, rec)
+	// The sink is stuck for 4 s, longer than the session timeout and read timeout.
+	time.Sleep(4 * time.Second)
+	st := c.Stats()
+	close(rec.block)
+	waitFor(t, 5*time.Second, "delivery to resume at a keyframe", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.aus > 8+25 && rec.disc >= 2
+	})
+	stop()
+	if st.Packets < 80 {
+		t.Errorf("reader received %d packets while the sink was stuck, want it to keep reading", st.Packets)
+	}
+	if st.Dropped == 0 {
+		t.Errorf("no frames dropped while the sink was stuck")
+	}
+	if st.Sessions != 1 || c.Stats().Sessions != 1 {
+		t.Errorf("sessions = %d, want 1: a stuck sink must not cost the session", c.Stats().Sessions)
+	}
+}
