@@ -86,11 +86,11 @@ type Alert struct {
 
 // Category is a class of the 事件/部件 classification of urban grid management.
 type Category struct {
-	Kind         string `json:"kind"` // "event" (事件) or "component" (部件)
-	Class        string `json:"class"`
-	ClassName    string `json:"class_name"`
-	Subclass     string `json:"subclass"`
-	SubclassName string `json:"subclass_name"`
+	Kind         string `json:"kind" yaml:"kind"` // "event" (事件) or "component" (部件)
+	Class        string `json:"class" yaml:"class"`
+	ClassName    string `json:"class_name" yaml:"class_name"`
+	Subclass     string `json:"subclass" yaml:"subclass"`
+	SubclassName string `json:"subclass_name" yaml:"subclass_name"`
 }
 
 // Deadlines are the due times of the workflow steps that have one. A step's due time is set

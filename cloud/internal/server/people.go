@@ -355,7 +355,7 @@ func (s *Server) listGateways(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) timeliness(w http.ResponseWriter, r *http.Request) {
-	to := s.now()
+	to := s.now().Add(time.Second) // include what closed just now
 	from := to.AddDate(0, 0, -30)
 	if v, err := time.Parse(time.DateOnly, r.URL.Query().Get("from")); err == nil {
 		from = v
