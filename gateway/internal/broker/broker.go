@@ -178,7 +178,10 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	case p.Gateway:
 		allowed = true
 	case write:
-		allowed = h.b.deviceMayWrite(p.Device, topic)
+		// A device's publishes are checked in OnPublish, which acknowledges and drops a refused
+		// one (as Mosquitto does). Refusing here would make mochi disconnect a 3.1.1 client,
+		// which then resends the same message from its session on every reconnect.
+		return true
 	default:
 		allowed = h.b.deviceMayRead(p.Device, topic)
 	}
@@ -192,6 +195,11 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
+	}
+	if d, ok := h.b.devs.Lookup(string(cl.Properties.Username)); ok && !h.b.deviceMayWrite(d, pk.TopicName) {
+		h.b.metrics.Rejected(ingest.ReasonACLDenied)
+		h.b.log.Warn("MQTT publish refused: outside the device's own topics", "user", d.ID, "topic", pk.TopicName)
+		return pk, packets.CodeSuccessIgnore
 	}
 	if pk.FixedHeader.Qos == 0 {
 		if !h.b.sink.Submit(pk.TopicName, pk.Payload, func() {}) {

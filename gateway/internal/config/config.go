@@ -21,14 +21,14 @@ import (
 
 // Config is the whole gateway configuration.
 type Config struct {
-	Site    Site      `yaml:"site"`
-	DataDir string    `yaml:"data_dir"`
-	Log     Log       `yaml:"log"`
-	Broker  Broker    `yaml:"broker"`
-	Ingest  Ingest    `yaml:"ingest"`
-	HTTP    HTTP      `yaml:"http"`
-	Alink   Alink     `yaml:"alink"`
-	Devices []Device  `yaml:"devices"`
+	Site    Site     `yaml:"site"`
+	DataDir string   `yaml:"data_dir"`
+	Log     Log      `yaml:"log"`
+	Broker  Broker   `yaml:"broker"`
+	Ingest  Ingest   `yaml:"ingest"`
+	HTTP    HTTP     `yaml:"http"`
+	Alink   Alink    `yaml:"alink"`
+	Devices []Device `yaml:"devices"`
 	// DevicesCSV names CSV files of devices (see DeviceCSVHeader), relative to the config file.
 	DevicesCSV []string `yaml:"devices_csv"`
 
@@ -59,26 +59,26 @@ type Broker struct {
 
 // EmbeddedBroker configures the broker that runs inside the gateway.
 type EmbeddedBroker struct {
-	Listen        string `yaml:"listen"`         // TCP address for devices, e.g. :1883
-	TLSListen     string `yaml:"tls_listen"`     // optional TLS address, e.g. :8883
-	TLSCertFile   string `yaml:"tls_cert_file"`  // with tls_listen
-	TLSKeyFile    string `yaml:"tls_key_file"`   // with tls_listen
-	MaxClients    int64  `yaml:"max_clients"`    // connected clients at most
-	MaxInflight   int    `yaml:"max_inflight"`   // QoS 1 messages in flight per client
-	MaxQueued     int    `yaml:"max_queued"`     // messages queued per client before the broker drops (counted)
+	Listen        string `yaml:"listen"`          // TCP address for devices, e.g. :1883
+	TLSListen     string `yaml:"tls_listen"`      // optional TLS address, e.g. :8883
+	TLSCertFile   string `yaml:"tls_cert_file"`   // with tls_listen
+	TLSKeyFile    string `yaml:"tls_key_file"`    // with tls_listen
+	MaxClients    int64  `yaml:"max_clients"`     // connected clients at most
+	MaxInflight   int    `yaml:"max_inflight"`    // QoS 1 messages in flight per client
+	MaxQueued     int    `yaml:"max_queued"`      // messages queued per client before the broker drops (counted)
 	MaxPacketSize int    `yaml:"max_packet_size"` // bytes; larger packets are refused by the broker
 }
 
 // ExternalBroker configures a Mosquitto or EMQX broker the gateway subscribes to.
 type ExternalBroker struct {
-	URL                string `yaml:"url"` // tcp://host:1883 or ssl://host:8883
-	ClientID           string `yaml:"client_id"`
-	Username           string `yaml:"username"`
-	Password           string `yaml:"password"` // or GATEWAY_BROKER_PASSWORD
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	URL                string        `yaml:"url"` // tcp://host:1883 or ssl://host:8883
+	ClientID           string        `yaml:"client_id"`
+	Username           string        `yaml:"username"`
+	Password           string        `yaml:"password"` // or GATEWAY_BROKER_PASSWORD
+	CAFile             string        `yaml:"ca_file"`
+	CertFile           string        `yaml:"cert_file"`
+	KeyFile            string        `yaml:"key_file"`
+	InsecureSkipVerify bool          `yaml:"insecure_skip_verify"`
 	KeepAlive          time.Duration `yaml:"keep_alive"`
 }
 
@@ -209,14 +209,20 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // broker.external.password.
 func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	var problems Errors
-	raw = envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
-		name := string(envRef.FindSubmatch(m)[1])
-		v := getenv(name)
-		if v == "" {
-			problems = append(problems, fmt.Sprintf("environment variable %s is referenced but not set", name))
-		}
-		return []byte(v)
-	})
+	lines := bytes.Split(raw, []byte("\n"))
+	for i, line := range lines {
+		code, comment := splitComment(line)
+		code = envRef.ReplaceAllFunc(code, func(m []byte) []byte {
+			name := string(envRef.FindSubmatch(m)[1])
+			v := getenv(name)
+			if v == "" {
+				problems = append(problems, fmt.Sprintf("line %d: environment variable %s is referenced but not set", i+1, name))
+			}
+			return []byte(v)
+		})
+		lines[i] = append(code, comment...)
+	}
+	raw = bytes.Join(lines, []byte("\n"))
 	c := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
@@ -236,6 +242,25 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 		return c, problems
 	}
 	return c, nil
+}
+
+// splitComment splits a YAML line before a comment: a '#' at the start or after a space, and
+// outside quotes.
+func splitComment(line []byte) (code, comment []byte) {
+	var quote byte
+	for i, c := range line {
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t'):
+			return append([]byte(nil), line[:i]...), line[i:]
+		}
+	}
+	return append([]byte(nil), line...), nil
 }
 
 var (
