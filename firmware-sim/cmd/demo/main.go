@@ -165,7 +165,9 @@ func repoRoot() (string, error) {
 }
 
 // prefixed writes each line of a program's output with its name in front.
-func prefixed(name string, w *os.File) *prefixWriter { return &prefixWriter{name: name, w: w, bol: true} }
+func prefixed(name string, w *os.File) *prefixWriter {
+	return &prefixWriter{name: name, w: w, bol: true}
+}
 
 type prefixWriter struct {
 	name string
