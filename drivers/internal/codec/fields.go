@@ -132,10 +132,18 @@ func readToken(s *jsonscan.Scanner) token {
 // mappedToken makes the token for a model-supplied value of field f.
 func mappedToken(f *Field, v string) token {
 	k := jsonscan.String
-	if f.Kind == Number || f.Kind == Int {
+	if (f.Kind == Number || f.Kind == Int) && isNumber(v) {
 		k = jsonscan.Number
 	}
 	return token{kind: k, mapped: v, isMapped: true}
+}
+
+// isNumber reports whether v is a JSON number (so not NaN, Inf or hex, which strconv takes).
+func isNumber(v string) bool {
+	var s jsonscan.Scanner
+	s.Reset([]byte(v))
+	_, ok := s.Num()
+	return ok && s.Finish() == nil
 }
 
 func (t *token) bytes() []byte {
