@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -43,6 +45,8 @@ type Store struct {
 	d dialect
 	w *sql.DB // writes (SQLite: one connection, so writers queue instead of failing busy)
 	r *sql.DB // reads (SQLite: a separate pool reading the WAL concurrently; PostgreSQL: w)
+
+	intake intakeQueue
 }
 
 // Open opens the database. It does not change the schema: call Migrate.
@@ -71,7 +75,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}
 		r.SetMaxOpenConns(4)
 		r.SetMaxIdleConns(4)
-		return &Store{d: sqliteDialect, w: w, r: r}, nil
+		return &Store{d: sqliteDialect, w: w, r: r, intake: intakeQueue{lanes: 1}}, nil
 	case "postgres":
 		db, err := sql.Open("pgx", o.DSN)
 		if err != nil {
@@ -83,7 +87,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			db.Close()
 			return nil, fmt.Errorf("store: postgres: connect: %w", err)
 		}
-		return &Store{d: postgresDialect, w: db, r: db}, nil
+		return &Store{d: postgresDialect, w: db, r: db, intake: intakeQueue{lanes: 8}}, nil
 	}
 	return nil, fmt.Errorf("store: unknown driver %q (want sqlite or postgres)", o.Driver)
 }
@@ -313,51 +317,160 @@ func caseColumns(c api.Case) (doc []byte, due any, err error) {
 
 // CreateCase stores the case made from a new alert, with its first timeline entry, unless
 // the gateway already reported that alarm: then it returns the stored case and created false.
-func (s *Store) CreateCase(ctx context.Context, c api.Case, ev api.CaseEvent) (out api.Case, created bool, err error) {
+//
+// Concurrent calls are committed together (group commit): a caller that finds a free lane
+// leads, writes its case and every queued one in one transaction and hands the lead to the
+// next waiter, so one fsync serves many alerts and no goroutine outlives its call.
+func (s *Store) CreateCase(ctx context.Context, c api.Case, ev api.CaseEvent) (api.Case, bool, error) {
 	if old, err := s.CaseByAlarm(ctx, c.GatewayID, c.AlarmID); err == nil {
 		return old, false, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return api.Case{}, false, err
 	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		// Lock the gateway row first: concurrent reports of the same alarm queue here.
-		var gw string
-		err := tx.QueryRowContext(ctx, s.d.rebind(`UPDATE gateways SET last_seen_ms = ? WHERE id = ? RETURNING id`), ms(c.ReportedAt), c.GatewayID).Scan(&gw)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("gateway %s: %w", c.GatewayID, ErrNotFound)
+	req := &intakeReq{c: c, ev: ev, done: make(chan intakeRes, 1)}
+	q := &s.intake
+	q.mu.Lock()
+	lead := q.leaders < q.lanes
+	if lead {
+		q.leaders++
+	} else {
+		q.queue = append(q.queue, req)
+	}
+	q.mu.Unlock()
+	for {
+		if lead {
+			s.leadBatch(context.WithoutCancel(ctx), req)
 		}
-		if err != nil {
-			return err
+		res := <-req.done
+		if !res.lead {
+			return res.c, res.created, res.err
 		}
-		c.ID = 0
-		doc, due, err := caseColumns(c)
-		if err != nil {
-			return err
+		lead = true
+	}
+}
+
+type intakeReq struct {
+	c    api.Case
+	ev   api.CaseEvent
+	done chan intakeRes
+}
+
+type intakeRes struct {
+	c       api.Case
+	created bool
+	err     error
+	lead    bool // the receiver now leads a batch, its own request first
+}
+
+// intakeQueue is the group-commit queue of CreateCase: up to lanes batches are written at
+// once (SQLite has one writer; PostgreSQL gains from a few).
+type intakeQueue struct {
+	mu      sync.Mutex
+	queue   []*intakeReq
+	leaders int
+	lanes   int
+}
+
+const maxBatch = 256
+
+// leadBatch writes first and what is queued behind it, answers them, and passes the lead to
+// the next waiter (or gives up its lane).
+func (s *Store) leadBatch(ctx context.Context, first *intakeReq) {
+	q := &s.intake
+	q.mu.Lock()
+	n := min(len(q.queue), maxBatch-1)
+	batch := append([]*intakeReq{first}, q.queue[:n]...)
+	q.queue = q.queue[n:]
+	q.mu.Unlock()
+
+	results := s.writeBatch(ctx, batch)
+	if results == nil {
+		// One bad alert (an unknown gateway, say) fails the whole transaction: write each alone.
+		results = make([]intakeRes, len(batch))
+		for i, r := range batch {
+			results[i] = s.writeBatch(ctx, []*intakeReq{r})[0]
 		}
-		var id int64
-		err = tx.QueryRowContext(ctx, s.d.rebind(`INSERT INTO cases
-			(gateway_id, alarm_id, state, priority, grid_code, class, subclass, department, due_ms, reported_ms, updated_ms, version, doc)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (gateway_id, alarm_id) DO NOTHING RETURNING id`),
-			c.GatewayID, c.AlarmID, string(c.State), string(c.Priority), c.GridCode, c.Category.Class, c.Category.Subclass,
-			c.Department, due, ms(c.ReportedAt), ms(c.UpdatedAt), c.Version, doc).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil // reported meanwhile
+	}
+	for i, r := range batch {
+		r.done <- results[i]
+	}
+	q.mu.Lock()
+	if len(q.queue) > 0 {
+		next := q.queue[0]
+		q.queue = q.queue[1:]
+		next.done <- intakeRes{lead: true}
+	} else {
+		q.leaders--
+	}
+	q.mu.Unlock()
+}
+
+// writeBatch writes a batch in one transaction. For a batch of several it returns nil when
+// the transaction failed; for one, the error in its result.
+func (s *Store) writeBatch(ctx context.Context, batch []*intakeReq) []intakeRes {
+	// Lock gateway rows in one order, so that two writers never wait on each other in a cycle.
+	order := make([]int, len(batch))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return batch[order[a]].c.GatewayID < batch[order[b]].c.GatewayID })
+	results := make([]intakeRes, len(batch))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, i := range order {
+			c, created, err := s.insertCase(ctx, tx, batch[i].c, batch[i].ev)
+			if err != nil {
+				return err
+			}
+			results[i] = intakeRes{c: c, created: created}
 		}
-		if err != nil {
-			return err
-		}
-		c.ID, ev.CaseID, created = id, id, true
-		return s.insertEvent(ctx, tx, c.GatewayID, ev)
+		return nil
 	})
 	if err != nil {
-		return api.Case{}, false, fmt.Errorf("store: create case: %w", err)
+		if len(batch) > 1 {
+			return nil
+		}
+		return []intakeRes{{err: fmt.Errorf("store: create case: %w", err)}}
 	}
-	if !created {
-		out, err = s.caseWhere(ctx, s.w, `gateway_id = ? AND alarm_id = ?`, c.GatewayID, c.AlarmID)
-		return out, false, err
+	for i := range results {
+		if !results[i].created {
+			c := batch[i].c
+			results[i].c, results[i].err = s.caseWhere(ctx, s.r, `gateway_id = ? AND alarm_id = ?`, c.GatewayID, c.AlarmID)
+		}
 	}
-	return c, true, nil
+	return results
+}
+
+// insertCase inserts one case and its first timeline entry, or nothing if the alarm is known.
+func (s *Store) insertCase(ctx context.Context, tx *sql.Tx, c api.Case, ev api.CaseEvent) (api.Case, bool, error) {
+	// Lock the gateway row first: concurrent reports of the same alarm queue here.
+	var gw string
+	err := tx.QueryRowContext(ctx, s.d.rebind(`UPDATE gateways SET last_seen_ms = ? WHERE id = ? RETURNING id`), ms(c.ReportedAt), c.GatewayID).Scan(&gw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, fmt.Errorf("gateway %s: %w", c.GatewayID, ErrNotFound)
+	}
+	if err != nil {
+		return c, false, err
+	}
+	c.ID = 0
+	doc, due, err := caseColumns(c)
+	if err != nil {
+		return c, false, err
+	}
+	var id int64
+	err = tx.QueryRowContext(ctx, s.d.rebind(`INSERT INTO cases
+		(gateway_id, alarm_id, state, priority, grid_code, class, subclass, department, due_ms, reported_ms, updated_ms, version, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (gateway_id, alarm_id) DO NOTHING RETURNING id`),
+		c.GatewayID, c.AlarmID, string(c.State), string(c.Priority), c.GridCode, c.Category.Class, c.Category.Subclass,
+		c.Department, due, ms(c.ReportedAt), ms(c.UpdatedAt), c.Version, doc).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil // reported meanwhile
+	}
+	if err != nil {
+		return c, false, err
+	}
+	c.ID, ev.CaseID = id, id
+	return c, true, s.insertEvent(ctx, tx, c.GatewayID, ev)
 }
 
 type queryRower interface {

@@ -359,3 +359,37 @@ func TestUsersAndSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupCommitIsolatesFailures: alerts committed together do not fail together — an alert
+// of an unknown gateway fails alone while its batch mates are stored.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	env.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		m := cases.NewMachine()
+		addGateway(t, s, "gw-1")
+		const n = 40
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				gw := "gw-1"
+				if i%4 == 0 {
+					gw = "gw-unknown"
+				}
+				c, ev := newCase(m, gw, fmt.Sprint("a", i), t0)
+				_, _, errs[i] = s.CreateCase(ctx, c, ev)
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if i%4 == 0 && !errors.Is(err, store.ErrNotFound) || i%4 != 0 && err != nil {
+				t.Fatalf("alert %d: %v", i, err)
+			}
+		}
+		got, _ := s.Cases(ctx, store.CaseFilter{})
+		ups, _ := s.Updates(ctx, "gw-1", 0, 1000)
+		if len(got) != n-n/4 || len(ups) != n-n/4 || ups[len(ups)-1].Seq != int64(n-n/4) {
+			t.Fatalf("%d cases, %d updates", len(got), len(ups))
+		}
+	})
+}
