@@ -65,7 +65,10 @@ func TestCLI(t *testing.T) {
 	if err := run(rctx, []string{"run", "-config", cfgPath}, strings.NewReader(""), &logs); err != nil {
 		t.Fatalf("run: %v\n%s", err, logs.String())
 	}
-	if !strings.Contains(logs.String(), "cloud listening") {
+	if !strings.Contains(logs.String(), "cloud listening") || !strings.Contains(logs.String(), "cloud stopped") {
 		t.Fatalf("run logs: %s", logs.String())
+	}
+	if _, err := runOut("", "send-test-alert", "-url", "http://127.0.0.1:1", "-gateway", m[1], "-key", "bad"); err == nil {
+		t.Fatal("bad key accepted")
 	}
 }

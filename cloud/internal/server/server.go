@@ -180,6 +180,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	stopSup()
 	wg.Wait()
+	s.log.Info("cloud stopped")
 	if runErr != nil {
 		return fmt.Errorf("server: %w", runErr)
 	}
