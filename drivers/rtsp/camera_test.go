@@ -28,6 +28,7 @@ func TestPlayFromSimulatedCamera(t *testing.T) {
 			if audio < 50 {
 				t.Errorf("audio packets = %d, want >= 50 (20 ms packets over 2+ s)", audio)
 			}
+			states := stateList(rec)
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			if !rec.firstKey || !rec.keyHasPS {
@@ -48,7 +49,6 @@ func TestPlayFromSimulatedCamera(t *testing.T) {
 			if st.Broken != 0 || st.Dropped != 0 || st.Sessions != 1 {
 				t.Errorf("stats %+v: want no broken or dropped frames and one session", st)
 			}
-			states := stateList(rec)
 			if !strings.HasPrefix(states, "connecting playing") || !strings.HasSuffix(states, "stopped") {
 				t.Errorf("states %q", states)
 			}
