@@ -32,7 +32,7 @@ func TestPlayFromSimulatedCamera(t *testing.T) {
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			if !rec.firstKey || !rec.keyHasPS {
-				t.Errorf("first frame keyframe=%v, keyframes start with SPS+PPS=%v", rec.firstKey, rec.keyHasPS)
+				t.Errorf("first frame keyframe=%v, keyframes carry SPS+PPS before the slice=%v", rec.firstKey, rec.keyHasPS)
 			}
 			if rec.ptsBack > 0 {
 				t.Errorf("PTS went backwards %d times", rec.ptsBack)

@@ -42,9 +42,9 @@ func (e *StatusError) Error() string {
 func statusErr(method string, code int, reason string) error {
 	switch code {
 	case 401, 403:
-		return fmt.Errorf("rtsp: %s: %w", method, ErrUnauthorized)
+		return fmt.Errorf("%w (%s)", ErrUnauthorized, method)
 	case 404:
-		return fmt.Errorf("rtsp: %s: %w", method, ErrNotFound)
+		return fmt.Errorf("%w (%s)", ErrNotFound, method)
 	}
 	return &StatusError{Method: method, Code: code, Reason: reason}
 }
@@ -60,12 +60,12 @@ func classifyNetErr(op string, err error) error {
 	var ne net.Error
 	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
 		(errors.As(err, &ne) && ne.Timeout()) {
-		return fmt.Errorf("rtsp: %s: %w: %w", op, ErrTimeout, err)
+		return fmt.Errorf("%w: %s: %w", ErrTimeout, op, err)
 	}
 	var dnsErr *net.DNSError
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
 		errors.Is(err, syscall.ENETUNREACH) || errors.As(err, &dnsErr) {
-		return fmt.Errorf("rtsp: %s: %w: %w", op, ErrUnreachable, err)
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, op, err)
 	}
 	return fmt.Errorf("rtsp: %s: %w", op, err)
 }

@@ -162,10 +162,23 @@ func (r *recorder) OnAccessUnit(au *rtsp.AccessUnit) {
 	r.lastPTS = au.PTS
 	if au.Keyframe {
 		r.keys++
-		if len(au.NALUs) < 3 || au.NALUs[0][0]&0x1f != 7 || au.NALUs[1][0]&0x1f != 8 {
-			r.keyHasPS = false
+		// SPS and PPS must come before the first slice (an AUD may lead).
+		var sps, pps bool
+		for _, n := range au.NALUs {
+			switch typ := n[0] & 0x1f; {
+			case typ == 7:
+				sps = true
+				r.sps = append(r.sps[:0], n...)
+			case typ == 8:
+				pps = true
+			case typ >= 1 && typ <= 5:
+				if !sps || !pps {
+					r.keyHasPS = false
+				}
+				sps = true // report once per unit
+				pps = true
+			}
 		}
-		r.sps = append(r.sps[:0], au.NALUs[0]...)
 	}
 	select {
 	case r.signal <- struct{}{}:

@@ -38,7 +38,7 @@ func ProbeConfig(ctx context.Context, cfg Config, timeout time.Duration) (*Probe
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("rtsp: probe: %w after %s", ErrTimeout, timeout))
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w: probe gave up after %s", ErrTimeout, timeout))
 	defer cancel()
 	if cfg.ConnectTimeout <= 0 || cfg.ConnectTimeout > timeout {
 		cfg.ConnectTimeout = timeout
@@ -72,7 +72,7 @@ func ProbeConfig(ctx context.Context, cfg Config, timeout time.Duration) (*Probe
 		return res, nil // a keyframe arrived but the GOP is longer than the timeout
 	}
 	if err == nil {
-		err = fmt.Errorf("rtsp: probe: %w: no keyframe", ErrTimeout)
+		err = fmt.Errorf("%w: probe saw no keyframe", ErrTimeout)
 	}
 	return res, err
 }

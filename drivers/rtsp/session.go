@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -44,7 +45,7 @@ type session struct {
 	vts, ats     tsUnwrapper
 	sps, pps     []byte
 	lastDeadline time.Time
-	gotMedia     bool
+	gotMedia     atomic.Bool // read by run while UDP readers write it
 
 	udpV, udpA *udpPair
 	serverIP   netip.Addr
@@ -91,7 +92,7 @@ func (s *session) run(ctx context.Context, onTracks func(*StreamInfo)) (played b
 	} else {
 		err = s.readInterleaved()
 	}
-	return s.gotMedia, s.cause(ctx, err)
+	return s.gotMedia.Load(), s.cause(ctx, err)
 }
 
 // cause prefers the reason the session context was cancelled (media timeout, Run
@@ -99,7 +100,7 @@ func (s *session) run(ctx context.Context, onTracks func(*StreamInfo)) (played b
 func (s *session) cause(ctx context.Context, err error) error {
 	if c := context.Cause(ctx); c != nil {
 		if errors.Is(c, context.DeadlineExceeded) {
-			return fmt.Errorf("rtsp: %w: %w", ErrTimeout, c)
+			return fmt.Errorf("%w: %w", ErrTimeout, c)
 		}
 		return c
 	}
@@ -149,7 +150,7 @@ func (s *session) negotiate(onTracks func(*StreamInfo)) error {
 		for _, t := range tracks {
 			codecs = append(codecs, t.Media+" "+strings.ToLower(string(t.Codec)))
 		}
-		return fmt.Errorf("rtsp: describe: %w: tracks [%s]", ErrNoPlayableTrack, strings.Join(codecs, ", "))
+		return fmt.Errorf("%w: the stream has [%s], no h264 video", ErrNoPlayableTrack, strings.Join(codecs, ", "))
 	}
 	s.playURL = base
 	if v := s.info.Video; len(v.SPS) > 0 {
@@ -342,7 +343,7 @@ func (s *session) keepalive(ctx context.Context) {
 func (s *session) checkAsyncResponse(resp *Response) error {
 	switch resp.StatusCode {
 	case 454: // Session Not Found: the camera forgot us
-		return fmt.Errorf("rtsp: keepalive: %w", statusErr("keepalive", resp.StatusCode, resp.Reason))
+		return statusErr("keepalive", resp.StatusCode, resp.Reason)
 	}
 	return nil
 }
@@ -386,7 +387,7 @@ func (s *session) onVideoRTP(b []byte) {
 		return
 	}
 	s.c.cnt.packets.Add(1)
-	s.gotMedia = true
+	s.gotMedia.Store(true)
 	s.depack.push(s.vpkt.SequenceNumber, s.vpkt.Timestamp, s.vpkt.Marker, s.vpkt.Payload)
 	if n := s.depack.drops; n > 0 {
 		s.depack.drops = 0

@@ -75,8 +75,9 @@ type StreamInfo struct {
 }
 
 // AccessUnit is one H.264 frame: every NAL unit of one RTP timestamp, without start
-// codes. A keyframe always begins with the current SPS and PPS (inserted from the SDP
-// or an earlier in-band copy when the camera does not repeat them).
+// codes. A keyframe always carries the current SPS and PPS before its first slice: the
+// camera's own in-band copies, or, when it does not repeat them, copies from the SDP or
+// an earlier in-band copy inserted at the front.
 type AccessUnit struct {
 	NALUs    [][]byte
 	RTPTime  uint32        // the camera's RTP timestamp (90 kHz)
