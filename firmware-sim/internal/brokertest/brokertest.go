@@ -209,7 +209,8 @@ func (s *Subscriber) Publish(t testing.TB, topic string, payload []byte) {
 	}
 }
 
-// WaitFor returns the first message (received so far or within timeout) that match accepts;
+// WaitFor returns the first message (received so far or within timeout) that match accepts
+// (match runs with the subscriber locked: it must not call its methods);
 // the test fails with a description of what was received otherwise.
 func (s *Subscriber) WaitFor(t testing.TB, what string, timeout time.Duration, match func(Msg) bool) Msg {
 	t.Helper()
@@ -242,4 +243,24 @@ func (s *Subscriber) All() []Msg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Msg(nil), s.msgs...)
+}
+
+// WaitCount waits until at least n messages have been received; the test fails otherwise.
+func (s *Subscriber) WaitCount(t testing.TB, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		got := len(s.msgs)
+		s.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-s.notify:
+		case <-deadline.C:
+			t.Fatalf("received %d messages within %s, want %d", got, timeout, n)
+		}
+	}
 }
