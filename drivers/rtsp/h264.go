@@ -112,9 +112,10 @@ func (d *h264Depacketizer) add(p []byte) error {
 		}
 		start, end := p[1]&0x80 != 0, p[1]&0x40 != 0
 		if start {
-			if err := d.appendNALU([]byte{p[0]&0xe0 | p[1]&0x1f}); err != nil {
+			if err := d.appendNALU(nil); err != nil {
 				return err
 			}
+			d.buf = append(d.buf, p[0]&0xe0|p[1]&0x1f) // the fragmented unit's header
 			d.inFU = true
 		} else if !d.inFU {
 			return fmt.Errorf("rtsp: h264: fu-a continuation without start")
@@ -137,7 +138,7 @@ func (d *h264Depacketizer) appendNALU(n []byte) error {
 	if len(d.offs) >= maxNALUsPerAU {
 		return fmt.Errorf("rtsp: h264: more than %d nal units in one access unit", maxNALUsPerAU)
 	}
-	if len(d.buf)+len(n) > d.maxAU {
+	if len(d.buf)+len(n)+1 > d.maxAU {
 		return fmt.Errorf("rtsp: h264: access unit exceeds %d bytes", d.maxAU)
 	}
 	d.offs = append(d.offs, len(d.buf))

@@ -1,6 +1,7 @@
 package rtsp
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -48,6 +49,9 @@ const maxTracks = 16
 // parseSDP returns the tracks of an SDP. base is the URL relative controls resolve
 // against (Content-Base, else the DESCRIBE URL).
 func parseSDP(body []byte, base string) (tracks []Track, err error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, fmt.Errorf("%w: empty sdp", ErrProtocol)
+	}
 	var sd sdp.SessionDescription
 	if err := unmarshalSDP(&sd, body); err != nil {
 		return nil, fmt.Errorf("%w: sdp: %w", ErrProtocol, err)
