@@ -6,6 +6,7 @@
 package mqttconn
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -50,13 +51,16 @@ type Conn struct {
 var errPowerCut = errors.New("mqttconn: socket closed without DISCONNECT (simulated power cut)")
 
 // cutConn is a socket that can be cut: after cut, reads and writes fail with errPowerCut.
+// Reads are buffered: paho reads each packet header byte by byte, and under load a PUBACK
+// per message would otherwise cost several system calls.
 type cutConn struct {
 	net.Conn
+	r   *bufio.Reader // used by paho's single reading goroutine only
 	cut atomic.Bool
 }
 
 func (c *cutConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
+	n, err := c.r.Read(p)
 	if err != nil && c.cut.Load() {
 		err = errPowerCut
 	}
@@ -120,7 +124,7 @@ func (c *Conn) dial(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &cutConn{Conn: nc}
+	s := &cutConn{Conn: nc, r: bufio.NewReaderSize(nc, 4096)}
 	c.mu.Lock()
 	c.sock = s
 	c.mu.Unlock()
