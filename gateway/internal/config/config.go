@@ -156,7 +156,7 @@ func Default() *Config {
 		Broker: Broker{
 			Mode: "embedded",
 			Embedded: EmbeddedBroker{
-				Listen: ":1883", MaxClients: 5000, MaxInflight: 1024, MaxQueued: 100000,
+				Listen: ":1883", MaxClients: 5000, MaxInflight: 1024, MaxQueued: 256,
 				MaxPacketSize: 256 << 10,
 			},
 			External: ExternalBroker{KeepAlive: 30 * time.Second},

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,9 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -25,6 +22,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/community-edge/edge/gateway/internal/credential"
+	"github.com/community-edge/edge/gateway/internal/testenv"
 )
 
 // gatewayBin is built once by TestMain.
@@ -61,26 +59,18 @@ func repoRoot(t testing.TB) string {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 func waitTCP(t testing.TB, addr string, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := testenv.WaitTCP(addr, d); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("nothing listening on %s after %s", addr, d)
 }
 
 // testDevice is a device the tests declare, with its password.
@@ -104,70 +94,30 @@ func fleet() []testDevice {
 type brokerEnv struct {
 	mode string // embedded or mosquitto
 	addr string // host:port devices use
-	mosq *exec.Cmd
 }
 
-// startMosquitto runs Mosquitto with the shipped configuration and ACL, rewritten only for
-// its port, paths and the test's password file.
+// startMosquitto runs Mosquitto with the shipped configuration and ACL and a password file
+// for the devices and the gateway.
 func startMosquitto(t *testing.T, devs []testDevice, extra ...testDevice) *brokerEnv {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if _, e2 := os.Stat("/usr/sbin/mosquitto"); e2 == nil {
-			bin = "/usr/sbin/mosquitto"
-		} else {
-			t.Fatalf("mosquitto not installed (the Debian package mosquitto; .ci/install-deps installs it): %v", err)
-		}
-	}
-	dir := t.TempDir()
-	var pw strings.Builder
+	var pw []string
 	for _, d := range append(append([]testDevice{}, devs...), extra...) {
 		h, _ := credential.Hash(d.Password)
-		fmt.Fprintf(&pw, "%s:%s\n", d.ID, h)
+		pw = append(pw, d.ID+":"+h)
 	}
 	h, _ := credential.Hash(gwPassword)
-	fmt.Fprintf(&pw, "%s:%s\n", gwUser, h)
-	os.WriteFile(filepath.Join(dir, "passwd"), []byte(pw.String()), 0o600)
-	acl, err := os.ReadFile(filepath.Join(repoRoot(t), "configs", "mosquitto", "acl"))
+	pw = append(pw, gwUser+":"+h)
+	m, err := testenv.StartMosquitto(repoRoot(t), t.TempDir(), pw)
 	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "acl"), acl, 0o600)
-	conf, err := os.ReadFile(filepath.Join(repoRoot(t), "configs", "mosquitto", "mosquitto.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := freePort(t)
-	c := string(conf)
-	c = regexp.MustCompile(`(?m)^listener 1883$`).ReplaceAllString(c, fmt.Sprintf("listener %d 127.0.0.1", port))
-	c = strings.ReplaceAll(c, "/etc/mosquitto/community/passwd", filepath.Join(dir, "passwd"))
-	c = strings.ReplaceAll(c, "/etc/mosquitto/community/acl", filepath.Join(dir, "acl"))
-	c = strings.ReplaceAll(c, "/var/lib/mosquitto/", dir+"/")
-	if strings.Count(c, dir) != 3 || !strings.Contains(c, fmt.Sprintf("listener %d", port)) {
-		t.Fatalf("shipped mosquitto.conf no longer has the lines this test rewrites:\n%s", c)
-	}
-	// Run as the test's own user, so Mosquitto (which drops root to "mosquitto") can read the
-	// test's private temp directory.
-	if u, err := user.Current(); err == nil {
-		c += "\nuser " + u.Username + "\n"
-	}
-	os.WriteFile(filepath.Join(dir, "mosquitto.conf"), []byte(c), 0o600)
-	cmd := exec.Command(bin, "-c", filepath.Join(dir, "mosquitto.conf"))
-	var logBuf syncBuffer
-	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
+		m.Stop()
 		if t.Failed() {
-			t.Logf("mosquitto log:\n%s", logBuf.String())
+			t.Logf("mosquitto log:\n%s", m.Log())
 		}
 	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitTCP(t, addr, 10*time.Second)
-	return &brokerEnv{mode: "mosquitto", addr: addr, mosq: cmd}
+	return &brokerEnv{mode: "mosquitto", addr: m.Addr}
 }
 
 // gateway is a gateway process under test.
@@ -177,7 +127,7 @@ type gateway struct {
 	http    string
 	env     *brokerEnv
 	cmd     *exec.Cmd
-	log     *syncBuffer
+	log     *testenv.Buffer
 	done    chan struct{}
 }
 
@@ -229,7 +179,7 @@ func (g *gateway) start() {
 	g.cmd = exec.Command(gatewayBin, "run", "-config", g.cfgPath)
 	g.cmd.Env = append(os.Environ(), "E2E_BROKER_PASSWORD="+gwPassword)
 	if g.log == nil {
-		g.log = &syncBuffer{}
+		g.log = &testenv.Buffer{}
 	}
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
 	if err := g.cmd.Start(); err != nil {
@@ -492,21 +442,4 @@ func (dv *dev) killHard() {
 	c := dv.conn
 	dv.mu.Unlock()
 	c.Close()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
