@@ -251,7 +251,9 @@ func (d *Driver) alinkEvent(s *jsonscan.Scanner, ident string, m *drivers.AlinkM
 	}
 	w := where{kind: "alink event", ident: ident, typ: et.Name}
 	what = w
-	ev := &drivers.Event{Type: et.Name}
+	box := &eventBox{}
+	ev := &box.Event
+	ev.Type = et.Name
 	var seen uint64
 	haveParams := false
 	for {
@@ -271,7 +273,7 @@ func (d *Driver) alinkEvent(s *jsonscan.Scanner, ident string, m *drivers.AlinkM
 			}
 			haveParams = true
 			ev.TS, ev.Data, seen = 0, drivers.EventData{}, 0 // the last "params" counts
-			seen, ev.TS, err = d.alinkEventParams(s, et, &ae, w, &ev.Data)
+			seen, ev.TS, err = d.alinkEventParams(s, et, &ae, w, box)
 		default:
 			s.Skip()
 		}
@@ -288,13 +290,13 @@ func (d *Driver) alinkEvent(s *jsonscan.Scanner, ident string, m *drivers.AlinkM
 	case !haveParams:
 		return nil, d.missing(what, "params")
 	}
-	if err := d.finishData(et, &ae, m, w, seen, &ev.Data); err != nil {
+	if err := d.finishData(et, &ae, m, w, seen, box); err != nil {
 		return nil, err
 	}
 	return ev, nil
 }
 
-func (d *Driver) alinkEventParams(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent, w where, out *drivers.EventData) (uint64, int64, error) {
+func (d *Driver) alinkEventParams(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent, w where, out *eventBox) (uint64, int64, error) {
 	what := w
 	o, _ := s.Object()
 	var (
@@ -311,10 +313,10 @@ func (d *Driver) alinkEventParams(s *jsonscan.Scanner, et *EventType, ae *driver
 		case "value":
 			switch s.Peek() {
 			case jsonscan.Object:
-				*out, seen = drivers.EventData{}, 0 // the last "value" counts
+				out.Data, seen = drivers.EventData{}, 0 // the last "value" counts
 				seen, err = d.data(s, et, ae, w, out)
 			case jsonscan.Null:
-				*out, seen = drivers.EventData{}, 0
+				out.Data, seen = drivers.EventData{}, 0
 				s.Null()
 			default:
 				err = d.wrongType(s, what, "params.value", "an object")

@@ -29,7 +29,7 @@ func (w where) String() string {
 // data decodes the members of a data object (native) or of an Alink event's params.value
 // into out, and returns which of et's fields it set. For Alink, ae maps parameters to fields
 // and vendor values to canonical ones; members nothing maps are ignored.
-func (d *Driver) data(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent, w where, out *drivers.EventData) (uint64, error) {
+func (d *Driver) data(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent, w where, out *eventBox) (uint64, error) {
 	var seen uint64
 	o, _ := s.Object()
 	for {
@@ -63,7 +63,7 @@ func (d *Driver) data(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent
 			return 0, d.malformed(s, w)
 		}
 		if tok.kind == jsonscan.Null { // absent; a repeated member replaces an earlier one
-			unset(out, f.Name)
+			out.unset(f.Name)
 			seen &^= 1 << idx
 			continue
 		}
@@ -77,7 +77,7 @@ func (d *Driver) data(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent
 		v, reason, complaint := f.parse(tok)
 		if reason != "" {
 			if f.Lenient {
-				unset(out, f.Name)
+				out.unset(f.Name)
 				seen &^= 1 << idx
 				continue
 			}
@@ -87,11 +87,11 @@ func (d *Driver) data(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent
 			return 0, d.reject(reason, w, "data.%s: %s", f.Name, complaint)
 		}
 		if f.Kind == Text && v.s == "" {
-			unset(out, f.Name)
+			out.unset(f.Name)
 			seen &^= 1 << idx
 			continue
 		}
-		set(out, f.Name, v)
+		out.set(f.Name, v)
 		seen |= 1 << idx
 	}
 	if s.Err() != nil {
@@ -103,7 +103,7 @@ func (d *Driver) data(s *jsonscan.Scanner, et *EventType, ae *drivers.AlinkEvent
 // finishData fills the fields data did not set — from the Alink event's defaults, the
 // product's fixed port, or the field's fallback — rejects a missing required field, and runs
 // the event type's check.
-func (d *Driver) finishData(et *EventType, ae *drivers.AlinkEvent, m *drivers.AlinkModel, w where, seen uint64, out *drivers.EventData) error {
+func (d *Driver) finishData(et *EventType, ae *drivers.AlinkEvent, m *drivers.AlinkModel, w where, seen uint64, out *eventBox) error {
 	for i := range et.Fields {
 		if seen&(1<<i) != 0 {
 			continue
@@ -115,21 +115,21 @@ func (d *Driver) finishData(et *EventType, ae *drivers.AlinkEvent, m *drivers.Al
 				if reason != "" {
 					return d.reject(reason, w, "data.%s: model default: %s", f.Name, complaint)
 				}
-				set(out, f.Name, v)
+				out.set(f.Name, v)
 				continue
 			}
 		}
 		switch {
 		case f.Name == "port" && m != nil && m.Port != nil:
-			set(out, f.Name, value{i: int64(*m.Port), f: float64(*m.Port)})
+			out.set(f.Name, value{i: int64(*m.Port), f: float64(*m.Port)})
 		case f.Fallback != "":
-			set(out, f.Name, value{s: f.Fallback})
+			out.set(f.Name, value{s: f.Fallback})
 		case f.Required:
 			return d.reject(drivers.ReasonMissingField, w, "data.%s is missing", f.Name)
 		}
 	}
 	if et.Check != nil {
-		if err := et.Check(out); err != nil {
+		if err := et.Check(&out.Data); err != nil {
 			reason, msg := drivers.ReasonWrongType, error(err)
 			var de *drivers.DecodeError
 			if errors.As(err, &de) {

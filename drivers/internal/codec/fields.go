@@ -26,8 +26,59 @@ func slotOf(name string) (slot, bool) {
 	return slot{}, false
 }
 
-// unset clears the named field of d.
-func unset(d *drivers.EventData, name string) {
+// value is a decoded field value.
+type value struct {
+	s string
+	f float64
+	i int64
+}
+
+// eventBox is an Event allocated together with the values its data's pointer fields point
+// to, so that an event costs one allocation rather than one per numeric field.
+type eventBox struct {
+	drivers.Event
+	port                        int
+	batteryPct, energyWh, tempC float64
+}
+
+// set stores v in the named data field; the name has been checked by slotOf.
+func (b *eventBox) set(name string, v value) {
+	d := &b.Data
+	switch name {
+	case "source":
+		d.Source = v.s
+	case "compartment":
+		d.Compartment = v.s
+	case "parcel":
+		d.Parcel = v.s
+	case "resident":
+		d.Resident = v.s
+	case "session":
+		d.Session = v.s
+	case "code":
+		d.Code = v.s
+	case "vendor_code":
+		d.VendorCode = v.s
+	case "hours":
+		d.Hours = v.f
+	case "battery_pct":
+		b.batteryPct = v.f
+		d.BatteryPct = &b.batteryPct
+	case "energy_wh":
+		b.energyWh = v.f
+		d.EnergyWh = &b.energyWh
+	case "temp_c":
+		b.tempC = v.f
+		d.TempC = &b.tempC
+	case "port":
+		b.port = int(v.i)
+		d.Port = &b.port
+	}
+}
+
+// unset clears the named data field.
+func (b *eventBox) unset(name string) {
+	d := &b.Data
 	switch name {
 	case "source":
 		d.Source = ""
@@ -53,47 +104,6 @@ func unset(d *drivers.EventData, name string) {
 		d.TempC = nil
 	case "port":
 		d.Port = nil
-	}
-}
-
-// value is a decoded field value.
-type value struct {
-	s string
-	f float64
-	i int64
-}
-
-// set stores v in the named field of d; the name has been checked by slotOf.
-func set(d *drivers.EventData, name string, v value) {
-	switch name {
-	case "source":
-		d.Source = v.s
-	case "compartment":
-		d.Compartment = v.s
-	case "parcel":
-		d.Parcel = v.s
-	case "resident":
-		d.Resident = v.s
-	case "session":
-		d.Session = v.s
-	case "code":
-		d.Code = v.s
-	case "vendor_code":
-		d.VendorCode = v.s
-	case "hours":
-		d.Hours = v.f
-	case "battery_pct":
-		f := v.f
-		d.BatteryPct = &f
-	case "energy_wh":
-		f := v.f
-		d.EnergyWh = &f
-	case "temp_c":
-		f := v.f
-		d.TempC = &f
-	case "port":
-		p := int(v.i)
-		d.Port = &p
 	}
 }
 

@@ -227,7 +227,8 @@ func (d *Driver) event(s *jsonscan.Scanner) (*drivers.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev := &drivers.Event{}
+	box := &eventBox{}
+	ev := &box.Event
 	var et *EventType
 	dataAt := -1
 	for {
@@ -281,12 +282,12 @@ func (d *Driver) event(s *jsonscan.Scanner) (*drivers.Event, error) {
 	var seen uint64
 	if dataAt >= 0 {
 		s.Seek(dataAt)
-		seen, err = d.data(s, et, nil, w, &ev.Data)
+		seen, err = d.data(s, et, nil, w, box)
 		if err != nil {
 			return nil, err
 		}
 	}
-	if err := d.finishData(et, nil, nil, w, seen, &ev.Data); err != nil {
+	if err := d.finishData(et, nil, nil, w, seen, box); err != nil {
 		return nil, err
 	}
 	return ev, nil
