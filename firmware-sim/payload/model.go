@@ -43,6 +43,9 @@ func Reverse(m *drivers.AlinkModel) (*Reversed, error) {
 			r.props[p.Metric] = prop{ident: ident, scale: p.Scale}
 		}
 	}
+	if m.PortProperty != "" {
+		r.props["port"] = prop{ident: m.PortProperty, scale: 1}
+	}
 	for _, ident := range sortedKeys(m.Events) {
 		ev := m.Events[ident]
 		if _, dup := r.events[ev.Type]; !dup {

@@ -148,6 +148,10 @@ func TestLoadModels(t *testing.T) {
 	if id, scale, ok := m.PropertyOf("battery_pct"); !ok || id != "Battery" || scale != 0.1 {
 		t.Errorf("PropertyOf(battery_pct) = %q %v %v", id, scale, ok)
 	}
+	c, _ := ms.ForFamily(drivers.Charger)
+	if id, _, ok := c.PropertyOf("port"); !ok || id != "GunNo" {
+		t.Errorf("charger port property = %q %v, want GunNo from port_property", id, ok)
+	}
 	if _, err := LoadModels("testdata/badmodels"); err == nil {
 		t.Error("LoadModels(badmodels): no error for an unknown key")
 	}
