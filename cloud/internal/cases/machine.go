@@ -58,21 +58,34 @@ func (r Role) Valid() bool { return slices.Contains(Roles(), r) }
 // rule is one edge set of the state machine.
 type rule struct {
 	from  []api.State
-	to    api.State // "" for resume: back to where the case was parked from
 	roles []Role    // besides Admin
 }
 
-var rules = map[Action]rule{
-	Register: {from: []api.State{api.Reported}, to: api.Registered, roles: []Role{Dispatcher}},
-	Dispatch: {from: []api.State{api.Registered, api.Returned}, to: api.Dispatched, roles: []Role{Dispatcher}},
-	Handle:   {from: []api.State{api.Dispatched}, to: api.Handled, roles: []Role{Handler}},
-	Return:   {from: []api.State{api.Dispatched}, to: api.Returned, roles: []Role{Handler}},
-	Verify:   {from: []api.State{api.Handled}, to: api.Verified, roles: []Role{Inspector}},
-	Reopen:   {from: []api.State{api.Handled}, to: api.Dispatched, roles: []Role{Inspector}},
-	Close:    {from: []api.State{api.Verified}, to: api.Closed, roles: []Role{Dispatcher}},
-	Evaluate: {from: []api.State{api.Closed}, to: api.Evaluated, roles: []Role{Dispatcher}},
-	Park:     {from: []api.State{api.Registered, api.Dispatched, api.Returned}, roles: []Role{Dispatcher, Handler}, to: api.Parked},
-	Resume:   {from: []api.State{api.Parked}, roles: []Role{Dispatcher}},
+// ruleOf returns the edges of action a.
+func ruleOf(a Action) (rule, bool) {
+	switch a {
+	case Register:
+		return rule{from: []api.State{api.Reported}, roles: []Role{Dispatcher}}, true
+	case Dispatch:
+		return rule{from: []api.State{api.Registered, api.Returned}, roles: []Role{Dispatcher}}, true
+	case Handle:
+		return rule{from: []api.State{api.Dispatched}, roles: []Role{Handler}}, true
+	case Return:
+		return rule{from: []api.State{api.Dispatched}, roles: []Role{Handler}}, true
+	case Verify:
+		return rule{from: []api.State{api.Handled}, roles: []Role{Inspector}}, true
+	case Reopen:
+		return rule{from: []api.State{api.Handled}, roles: []Role{Inspector}}, true
+	case Close:
+		return rule{from: []api.State{api.Verified}, roles: []Role{Dispatcher}}, true
+	case Evaluate:
+		return rule{from: []api.State{api.Closed}, roles: []Role{Dispatcher}}, true
+	case Park:
+		return rule{from: []api.State{api.Registered, api.Dispatched, api.Returned}, roles: []Role{Dispatcher, Handler}}, true
+	case Resume:
+		return rule{from: []api.State{api.Parked}, roles: []Role{Dispatcher}}, true
+	}
+	return rule{}, false
 }
 
 // Errors of Apply. Test with errors.Is.
@@ -115,11 +128,17 @@ func joinActions(as []Action) string {
 	return strings.Join(s, ", ")
 }
 
+// mustRule is ruleOf for the actions of Actions.
+func mustRule(a Action) rule {
+	r, _ := ruleOf(a)
+	return r
+}
+
 // Possible lists the actions the workflow allows from state s, whatever the role.
 func Possible(s api.State) []Action {
 	var out []Action
 	for _, a := range Actions() {
-		if slices.Contains(rules[a].from, s) {
+		if slices.Contains(mustRule(a).from, s) {
 			out = append(out, a)
 		}
 	}
@@ -141,7 +160,7 @@ func permitted(a Action, c api.Case, r Role, dept string) error {
 	if r == Admin {
 		return nil
 	}
-	if !slices.Contains(rules[a].roles, r) {
+	if !slices.Contains(mustRule(a).roles, r) {
 		return ErrForbidden
 	}
 	// A handler acts only on cases dispatched to their own department.
@@ -197,7 +216,7 @@ func (m *Machine) Apply(c api.Case, cmd Command, now time.Time) (api.Case, api.C
 	fail := func(kind error, detail string) (api.Case, api.CaseEvent, error) {
 		return c, api.CaseEvent{}, &TransitionError{Action: cmd.Action, State: c.State, Role: cmd.Role, Kind: kind, Detail: detail}
 	}
-	r, ok := rules[cmd.Action]
+	r, ok := ruleOf(cmd.Action)
 	if !ok {
 		return fail(ErrInvalid, "unknown action")
 	}
