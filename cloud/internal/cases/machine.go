@@ -58,7 +58,7 @@ func (r Role) Valid() bool { return slices.Contains(Roles(), r) }
 // rule is one edge set of the state machine.
 type rule struct {
 	from  []api.State
-	roles []Role    // besides Admin
+	roles []Role // besides Admin
 }
 
 // ruleOf returns the edges of action a.
