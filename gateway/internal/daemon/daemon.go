@@ -17,6 +17,7 @@ import (
 
 	"github.com/community-edge/edge/drivers"
 	"github.com/community-edge/edge/drivers/builtin"
+	"github.com/community-edge/edge/gateway/internal/audit"
 	"github.com/community-edge/edge/gateway/internal/broker"
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/devices"
@@ -69,6 +70,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g.Store = st
+	if err := st.Migrate(ctx, audit.Migrations); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	g.Devices = devices.New(st, cfg.Site.Code, log.With("component", "devices"))
 	if err := g.Devices.Load(ctx, cfg.Devices); err != nil {
 		st.Close()

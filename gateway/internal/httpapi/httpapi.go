@@ -6,18 +6,15 @@ package httpapi
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/devices"
@@ -82,24 +79,7 @@ func New(listen string, tokens []config.APIToken, d Deps, log *slog.Logger) *Ser
 	for _, t := range tokens {
 		s.tokens = append(s.tokens, token{sum: sha256.Sum256([]byte(t.Token)), name: t.Name, role: t.Role})
 	}
-	r := chi.NewRouter()
-	r.Use(limitBody(1 << 20))
-	r.Get("/healthz", s.healthz)
-	r.Group(func(r chi.Router) {
-		r.Use(s.authenticate)
-		r.With(s.require(RoleAdmin, RoleInstaller)).Handle("/metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
-		r.Route("/api/v1", func(r chi.Router) {
-			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/devices", s.listDevices)
-			r.With(s.require(RoleAdmin, RoleInstaller)).Post("/devices", s.createDevice)
-			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/devices/{id}", s.getDevice)
-			r.With(s.require(RoleAdmin, RoleInstaller)).Delete("/devices/{id}", s.deleteDevice)
-		})
-	})
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "not found") })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
-	})
-	s.router = r
+	s.router = s.routes(d)
 	return s
 }
 
@@ -139,38 +119,6 @@ func limitBody(n int64) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			r.Body = http.MaxBytesReader(w, r.Body, n)
 			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-func (s *Server) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			sum := sha256.Sum256([]byte(tok))
-			for _, t := range s.tokens {
-				if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 {
-					ctx := context.WithValue(r.Context(), ctxKey{}, Principal{Name: t.name, Role: t.role})
-					next.ServeHTTP(w, r.WithContext(ctx))
-					return
-				}
-			}
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="gateway"`)
-		writeError(w, http.StatusUnauthorized, "login required")
-	})
-}
-
-func (s *Server) require(roles ...string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, _ := PrincipalFrom(r.Context())
-			for _, role := range roles {
-				if p.Role == role {
-					next.ServeHTTP(w, r)
-					return
-				}
-			}
-			writeError(w, http.StatusForbidden, "your role may not do this")
 		})
 	}
 }

@@ -1,0 +1,31 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes registers every endpoint. Each one but /healthz sits behind authenticate and names
+// the roles that may use it.
+func (s *Server) routes(d Deps) chi.Router {
+	r := chi.NewRouter()
+	r.Use(limitBody(1 << 20))
+	r.Get("/healthz", s.healthz)
+	r.Group(func(r chi.Router) {
+		r.Use(s.authenticate)
+		r.With(s.require(RoleAdmin, RoleInstaller)).Handle("/metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
+		r.Route("/api/v1", func(r chi.Router) {
+			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/devices", s.listDevices)
+			r.With(s.require(RoleAdmin, RoleInstaller)).Post("/devices", s.createDevice)
+			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/devices/{id}", s.getDevice)
+			r.With(s.require(RoleAdmin, RoleInstaller)).Delete("/devices/{id}", s.deleteDevice)
+		})
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "not found") })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	})
+	return r
+}
