@@ -52,7 +52,7 @@ func run() error {
 			ready: httpReady("http://127.0.0.1:8080/healthz")},
 		{name: "camsim", pkg: "./firmware-sim/cmd/camsim", args: []string{"-listen", "127.0.0.1:8554", "-user", "admin", "-pass", "demo-camera-pass"}},
 		{name: "fwsim", pkg: "./firmware-sim/cmd/fwsim", args: []string{"run", "-broker", "tcp://127.0.0.1:1883", "-site", "demo",
-			"-scenario", cfg("scenarios/demo.yaml"), "-credentials", cfg("demo-credentials.txt"), "-models", cfg("alink")}},
+			"-scenario", cfg("scenarios/demo.yaml"), "-credentials", cfg("demo-credentials.txt"), "-alink-models", cfg("alink")}},
 	}
 	fmt.Println("社区边缘网关演示 / community gateway demo — building programs …")
 	for _, p := range progs {
