@@ -40,7 +40,11 @@ type Config struct {
 	// that far behind, its packets are dropped, other clients are unaffected.
 	// Default 2048.
 	QueueLen int
-	Logger   *slog.Logger
+	// SendBuffer, if set, is the kernel send buffer of each client connection in
+	// bytes: small values make a stalled client fall behind quickly, as on a real
+	// camera with little memory.
+	SendBuffer int
+	Logger     *slog.Logger
 }
 
 // Server is a simulated camera. Run serves it on a listener.
@@ -49,6 +53,8 @@ type Server struct {
 	log   *slog.Logger
 	nonce string
 	paths []string
+	// dropped counts packets dropped for clients that fell behind.
+	dropped atomic.Uint64
 }
 
 // New validates cfg and applies defaults. It does no I/O.
@@ -100,7 +106,6 @@ type run struct {
 	conns    map[net.Conn]struct{}
 	closed   bool
 	wg       sync.WaitGroup
-	dropped  atomic.Uint64
 }
 
 // Run serves RTSP on ln until ctx is cancelled, then closes every connection and
@@ -212,6 +217,9 @@ func (r *run) serve(ctx context.Context, nc net.Conn) {
 	c := &client{r: r, nc: nc, bw: bufio.NewWriterSize(nc, 32<<10), chV: -1, chA: -1,
 		queue: make(chan packet, r.srv.cfg.QueueLen), done: make(chan struct{})}
 	c.host = nc.LocalAddr().String()
+	if tc, ok := nc.(*net.TCPConn); ok && r.srv.cfg.SendBuffer > 0 {
+		_ = tc.SetWriteBuffer(r.srv.cfg.SendBuffer)
+	}
 	defer c.stop()
 	br := rtsp.NewReader(nc)
 	timeout := r.srv.cfg.SessionTimeout
@@ -405,7 +413,7 @@ func (c *client) offer(p packet) {
 	select {
 	case c.queue <- p:
 	default:
-		c.r.dropped.Add(1)
+		c.r.srv.dropped.Add(1)
 	}
 }
 
@@ -516,6 +524,7 @@ func randomHex(n int) string {
 
 // Instance is a camera running in the background, for tests and camsim.
 type Instance struct {
+	srv    *Server
 	addr   string
 	user   string
 	pass   string
@@ -537,10 +546,13 @@ func Start(cfg Config, addr string) (*Instance, error) {
 		return nil, fmt.Errorf("camera: listen: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	i := &Instance{addr: ln.Addr().String(), user: cfg.Username, pass: cfg.Password, cancel: cancel, done: make(chan error, 1)}
+	i := &Instance{srv: s, addr: ln.Addr().String(), user: cfg.Username, pass: cfg.Password, cancel: cancel, done: make(chan error, 1)}
 	go func() { i.done <- s.Run(ctx, ln) }()
 	return i, nil
 }
+
+// Dropped is the number of packets dropped for clients that fell behind.
+func (i *Instance) Dropped() uint64 { return i.srv.dropped.Load() }
 
 // Addr is the host:port the camera listens on.
 func (i *Instance) Addr() string { return i.addr }
