@@ -237,18 +237,18 @@ type Reason string
 
 // Rejection reasons.
 const (
-	ReasonBadTopic      Reason = "bad_topic"
-	ReasonUnknownFamily Reason = "unknown_family"
-	ReasonUnknownDevice Reason = "unknown_device"
-	ReasonWrongFamily   Reason = "wrong_family"
-	ReasonMalformed     Reason = "malformed_json"
-	ReasonWrongType     Reason = "wrong_type"
-	ReasonMissingField  Reason = "missing_field"
-	ReasonUnknownType   Reason = "unknown_event_type"
-	ReasonUnknownMetric Reason = "unknown_metric"
-	ReasonOversize      Reason = "oversize"
-	ReasonUnknownModel  Reason = "unknown_product"
-	ReasonOutOfRange    Reason = "out_of_range"
+	ReasonBadTopic      Reason = "bad_topic"          // topic of neither dialect, not a device channel, Alink method not matching the topic
+	ReasonUnknownFamily Reason = "unknown_family"     // native topic names no known family
+	ReasonUnknownDevice Reason = "unknown_device"     // for the gateway: a device it does not know
+	ReasonWrongFamily   Reason = "wrong_family"       // a driver given another family's Alink model
+	ReasonMalformed     Reason = "malformed_json"     // not one JSON object (or invalid UTF-8, nested over 32)
+	ReasonWrongType     Reason = "wrong_type"         // a value of the wrong JSON type
+	ReasonMissingField  Reason = "missing_field"      // a required member absent, null or empty
+	ReasonUnknownType   Reason = "unknown_event_type" // an event type or Alink identifier the family or model does not have
+	ReasonUnknownMetric Reason = "unknown_metric"     // not produced by the drivers: unknown metrics go to Telemetry.Unknown
+	ReasonOversize      Reason = "oversize"           // payload, id or text longer than its limit
+	ReasonUnknownModel  Reason = "unknown_product"    // Alink product key without a model
+	ReasonOutOfRange    Reason = "out_of_range"       // a number outside its bounds, or a value outside its set
 )
 
 // Reasons lists every rejection reason, so counters can be made for each up front.

@@ -109,7 +109,10 @@ func (s *Suite) metrics() []string {
 
 func (s *Suite) alinkTelemetry(o oracle, m *drivers.AlinkModel, params map[string]any, tl *drivers.Telemetry) {
 	var maxTime int64
-	for _, v := range params {
+	for k, v := range params {
+		if _, mapped := m.Properties[k]; !mapped && k != m.PortProperty {
+			continue // the time of a property the model does not map is not read
+		}
 		if obj, ok := v.(map[string]any); ok {
 			if n, ok := obj["time"].(json.Number); ok {
 				if tm, _ := n.Int64(); tm > maxTime {
