@@ -114,7 +114,9 @@ func (r *Registry) Families() []Family {
 }
 
 // Decode parses the topic and decodes the payload with the right driver. For Alink topics the
-// family comes from the product model and Site is left empty for the caller to fill.
+// family comes from the product model, Site is left empty for the caller to fill, and a post
+// that carried no time gets the registry clock's time. A rejection is a *DecodeError: count it
+// by ReasonOf(err).
 func (r *Registry) Decode(topic string, payload []byte) (Message, error) {
 	t, err := ParseTopic(topic)
 	if err != nil {
