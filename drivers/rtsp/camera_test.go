@@ -6,6 +6,7 @@ import (
 	"github.com/community-edge/edge/drivers/rtsp"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,4 +222,78 @@ func TestSlowSinkNeverStallsReader(t *testing.T) {
 	if st.Sessions != 1 || c.Stats().Sessions != 1 {
 		t.Errorf("sessions = %d, want 1: a stuck sink must not cost the session", c.Stats().Sessions)
 	}
+}
+
+func TestFrozenCameraTimesOut(t *testing.T) {
+	checkGoroutines(t)
+	cam := startCamera(t, nil)
+	rec := newRecorder()
+	_, stop := runClient(t, rtsp.Config{URL: cam.URL("/sub"), ReadTimeout: time.Second, KeepaliveInterval: 200 * time.Millisecond,
+		MinBackoff: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)}, rec)
+	waitFor(t, 10*time.Second, "first keyframe", func() bool { _, k, _ := rec.snapshot(); return k >= 1 })
+	cam.Freeze(true) // RTSP keepalives are still answered; media stops
+	frozeAt := time.Now()
+	waitFor(t, 5*time.Second, "retrying with ErrTimeout", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, ev := range rec.states {
+			if ev.State == rtsp.StateRetrying && errors.Is(ev.Err, rtsp.ErrTimeout) {
+				return true
+			}
+		}
+		return false
+	})
+	if d := time.Since(frozeAt); d < 900*time.Millisecond {
+		t.Errorf("declared dead after %s, before the 1 s read timeout", d)
+	}
+	stop()
+}
+
+func TestCredentialsNeverLogged(t *testing.T) {
+	checkGoroutines(t)
+	cam := startCamera(t, nil)
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for _, cfg := range []rtsp.Config{
+		{URL: "rtsp://admin:hunter2secret@" + cam.Addr() + "/main"}, // wrong password in the URL
+		{URL: "rtsp://" + cam.Addr() + "/main", Username: "admin", Password: "s3cret:pass"},
+	} {
+		cfg.Logger = logger
+		cfg.MinBackoff = 50 * time.Millisecond
+		cfg.MaxBackoff = 50 * time.Millisecond
+		rec := newRecorder()
+		_, stop := runClient(t, cfg, rec)
+		waitFor(t, 10*time.Second, "a state after connecting", func() bool {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			return len(rec.states) >= 2
+		})
+		stop()
+	}
+	out := logs.String()
+	if !strings.Contains(out, "unauthorized") || !strings.Contains(out, "rtsp playing") {
+		t.Fatalf("expected an unauthorized and a playing log line:\n%s", out)
+	}
+	for _, secret := range []string{"hunter2secret", "s3cret", "admin:"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

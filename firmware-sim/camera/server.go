@@ -55,6 +55,8 @@ type Server struct {
 	paths []string
 	// dropped counts packets dropped for clients that fell behind.
 	dropped atomic.Uint64
+	// frozen: media stops while RTSP requests are still answered.
+	frozen atomic.Bool
 }
 
 // New validates cfg and applies defaults. It does no I/O.
@@ -124,7 +126,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for p, c := range s.cfg.Streams {
-		st := newStream(c)
+		st := newStream(c, &s.frozen)
 		r.streams[p] = st
 		r.wg.Add(1)
 		go func() {
@@ -550,6 +552,10 @@ func Start(cfg Config, addr string) (*Instance, error) {
 	go func() { i.done <- s.Run(ctx, ln) }()
 	return i, nil
 }
+
+// Freeze stops (true) or resumes (false) media on every path while the camera keeps
+// answering RTSP requests, as a hung encoder does.
+func (i *Instance) Freeze(frozen bool) { i.srv.frozen.Store(frozen) }
 
 // Dropped is the number of packets dropped for clients that fell behind.
 func (i *Instance) Dropped() uint64 { return i.srv.dropped.Load() }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -89,6 +90,7 @@ type packet struct {
 type stream struct {
 	clip     *Clip
 	payloads [][][]byte
+	frozen   *atomic.Bool
 
 	ssrcV, ssrcA uint32
 
@@ -105,9 +107,10 @@ type stream struct {
 	frames int
 }
 
-func newStream(c *Clip) *stream {
+func newStream(c *Clip, frozen *atomic.Bool) *stream {
 	return &stream{
 		clip:     c,
+		frozen:   frozen,
 		payloads: packetize(c.Frames),
 		ssrcV:    rand.Uint32(),
 		ssrcA:    rand.Uint32(),
@@ -216,6 +219,9 @@ func (s *stream) sendReports(now time.Time) {
 
 // broadcast offers p to every client without blocking; s.mu is held.
 func (s *stream) broadcast(p packet) {
+	if s.frozen.Load() {
+		return
+	}
 	for c := range s.subs {
 		c.offer(p)
 	}
