@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -23,7 +24,7 @@ type session struct {
 	nc  net.Conn
 	wr  *wireReader
 	d   *dispatcher
-	log interface{ Info(string, ...any) }
+	log *slog.Logger
 
 	wmu  sync.Mutex // guards writes, cseq, wbuf and auth
 	cseq int
