@@ -297,3 +297,27 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestAuthSchemes(t *testing.T) {
+	checkGoroutines(t)
+	tests := []struct {
+		name string
+		mod  func(*camera.Config)
+	}{
+		{"digest", nil},
+		{"digest with qop", func(c *camera.Config) { c.DigestQop = true }},
+		{"basic", func(c *camera.Config) { c.Auth = "basic" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cam := startCamera(t, tc.mod)
+			if _, err := rtsp.Probe(context.Background(), cam.URL("/sub"), 10*time.Second); err != nil {
+				t.Fatalf("right password: %v", err)
+			}
+			_, err := rtsp.Probe(context.Background(), "rtsp://admin:bad@"+cam.Addr()+"/sub", 10*time.Second)
+			if !errors.Is(err, rtsp.ErrUnauthorized) {
+				t.Fatalf("wrong password: err = %v, want ErrUnauthorized", err)
+			}
+		})
+	}
+}

@@ -161,13 +161,30 @@ func decode(t *testing.T, ffmpeg, transport, url string, secs int) (frames int, 
 	return frames, errb.String(), err
 }
 
-func TestWrongPasswordRefused(t *testing.T) {
+// ffprobe authenticates with each scheme the camera offers and is refused with a
+// wrong password.
+func TestAuthWithFFprobe(t *testing.T) {
 	ffprobe := program(t, "ffprobe")
-	cam := start(t, nil)
-	url := strings.Replace(cam.URL("/main"), ":pw@", ":nope@", 1)
-	out, err := exec.Command(ffprobe, "-v", "error", "-rtsp_transport", "tcp", url).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "401") {
-		t.Fatalf("ffprobe with a wrong password: err=%v\n%s", err, out)
+	tests := []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"digest", nil},
+		{"digest with qop", func(c *Config) { c.DigestQop = true }},
+		{"basic", func(c *Config) { c.Auth = "basic" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cam := start(t, tc.mod)
+			if out, err := exec.Command(ffprobe, "-v", "error", "-rtsp_transport", "tcp", cam.URL("/sub")).CombinedOutput(); err != nil {
+				t.Fatalf("ffprobe with the right password: %v\n%s", err, out)
+			}
+			url := strings.Replace(cam.URL("/sub"), ":pw@", ":nope@", 1)
+			out, err := exec.Command(ffprobe, "-v", "error", "-rtsp_transport", "tcp", url).CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "401") {
+				t.Fatalf("ffprobe with a wrong password: err=%v\n%s", err, out)
+			}
+		})
 	}
 }
 

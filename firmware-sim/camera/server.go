@@ -31,8 +31,11 @@ type Config struct {
 	Username string
 	Password string
 	// Auth is "digest" (default) or "basic".
-	Auth  string
-	Realm string // default "camsim"
+	Auth string
+	// DigestQop adds qop="auth" to the Digest challenge (RFC 2617 with client nonce
+	// and nonce count); without it the camera speaks RFC 2069 style, as most do.
+	DigestQop bool
+	Realm     string // default "camsim"
 	// SessionTimeout is announced in the Session header; a client that sends no
 	// request (and, over TCP, no RTCP) for this long is disconnected. Default 60s.
 	SessionTimeout time.Duration
@@ -480,6 +483,9 @@ func (s *Server) challenge() string {
 	if s.cfg.Auth == "basic" {
 		return fmt.Sprintf(`Basic realm="%s"`, s.cfg.Realm)
 	}
+	if s.cfg.DigestQop {
+		return fmt.Sprintf(`Digest realm="%s", nonce="%s", qop="auth", algorithm=MD5`, s.cfg.Realm, s.nonce)
+	}
 	return fmt.Sprintf(`Digest realm="%s", nonce="%s"`, s.cfg.Realm, s.nonce)
 }
 
@@ -492,7 +498,8 @@ func (s *Server) authorized(req *rtsp.Request) bool {
 		return err == nil && string(b) == s.cfg.Username+":"+s.cfg.Password
 	case s.cfg.Auth == "digest" && strings.EqualFold(scheme, "digest"):
 		p := rtsp.ParseAuthParams(rest)
-		if p["username"] != s.cfg.Username || p["realm"] != s.cfg.Realm || p["nonce"] != s.nonce {
+		if p["username"] != s.cfg.Username || p["realm"] != s.cfg.Realm || p["nonce"] != s.nonce ||
+			(s.cfg.DigestQop && p["qop"] != "auth") {
 			return false
 		}
 		want := rtsp.DigestResponse(s.cfg.Username, s.cfg.Realm, s.cfg.Password, req.Method, p["uri"], s.nonce, p["nc"], p["cnonce"], p["qop"])
