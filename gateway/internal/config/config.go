@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,18 +18,22 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/community-edge/edge/drivers"
+	"github.com/community-edge/edge/gateway/internal/alarm/rules"
+	"github.com/community-edge/edge/gateway/internal/seal"
 )
 
 // Config is the whole gateway configuration.
 type Config struct {
-	Site    Site     `yaml:"site"`
-	DataDir string   `yaml:"data_dir"`
-	Log     Log      `yaml:"log"`
-	Broker  Broker   `yaml:"broker"`
-	Ingest  Ingest   `yaml:"ingest"`
-	HTTP    HTTP     `yaml:"http"`
-	Alink   Alink    `yaml:"alink"`
-	Devices []Device `yaml:"devices"`
+	Site     Site         `yaml:"site"`
+	DataDir  string       `yaml:"data_dir"`
+	Log      Log          `yaml:"log"`
+	Broker   Broker       `yaml:"broker"`
+	Ingest   Ingest       `yaml:"ingest"`
+	HTTP     HTTP         `yaml:"http"`
+	Security Security     `yaml:"security"`
+	Alink    Alink        `yaml:"alink"`
+	Alarms   rules.Config `yaml:"alarms"` // alarm limits per family and per device
+	Devices  []Device     `yaml:"devices"`
 	// DevicesCSV names CSV files of devices (see DeviceCSVHeader), relative to the config file.
 	DevicesCSV []string `yaml:"devices_csv"`
 
@@ -94,6 +99,21 @@ type Ingest struct {
 type HTTP struct {
 	Listen    string     `yaml:"listen"`
 	APITokens []APIToken `yaml:"api_tokens"`
+	// HTTPS: tls_cert_file and tls_key_file, or tls: self-signed for a certificate the gateway
+	// makes and keeps under the data directory, valid for tls_hosts, localhost and 127.0.0.1.
+	TLS         string   `yaml:"tls"` // "" (plain HTTP) or self-signed
+	TLSCertFile string   `yaml:"tls_cert_file"`
+	TLSKeyFile  string   `yaml:"tls_key_file"`
+	TLSHosts    []string `yaml:"tls_hosts"` // host names and IP addresses the console is reached by
+}
+
+// Security configures logins and the encryption of residents' private data.
+type Security struct {
+	// DataKey (base64 of 32 bytes, or GATEWAY_DATA_KEY) encrypts residents' medical notes and
+	// emergency contacts. Without one the gateway makes one in data_dir/data.key on first start.
+	DataKey         string        `yaml:"data_key"`
+	SessionLifetime time.Duration `yaml:"session_lifetime"` // a login lasts at most this long
+	SessionIdle     time.Duration `yaml:"session_idle"`     // and ends after this long without a request
 }
 
 // APIToken is a bearer token for scripts.
@@ -161,8 +181,9 @@ func Default() *Config {
 			},
 			External: ExternalBroker{KeepAlive: 30 * time.Second},
 		},
-		Ingest: Ingest{MaxPayloadBytes: 64 << 10, BatchMax: 1024, QueueMax: 65536, StatusFlush: 10 * time.Second},
-		HTTP:   HTTP{Listen: ":8080"},
+		Ingest:   Ingest{MaxPayloadBytes: 64 << 10, BatchMax: 1024, QueueMax: 65536, StatusFlush: 10 * time.Second},
+		HTTP:     HTTP{Listen: ":8080"},
+		Security: Security{SessionLifetime: 12 * time.Hour, SessionIdle: 2 * time.Hour},
 	}
 }
 
@@ -236,6 +257,9 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	}
 	if v := getenv("GATEWAY_BROKER_PASSWORD"); v != "" {
 		c.Broker.External.Password = v
+	}
+	if v := getenv("GATEWAY_DATA_KEY"); v != "" {
+		c.Security.DataKey = v
 	}
 	problems = append(problems, c.Validate()...)
 	if len(problems) > 0 {
@@ -361,7 +385,45 @@ func (c *Config) Validate() Errors {
 			add(key+".role", "must be one of %s, got %q", strings.Join(Roles, ", "), t.Role)
 		}
 	}
+	p = append(p, c.Alarms.Validate("alarms")...)
+	p = append(p, c.validateSecurity()...)
 	p = append(p, c.validateDevices()...)
+	return p
+}
+
+func (c *Config) validateSecurity() Errors {
+	var p Errors
+	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
+	h := c.HTTP
+	switch h.TLS {
+	case "":
+	case "self-signed":
+		if h.TLSCertFile != "" || h.TLSKeyFile != "" {
+			add("http.tls", "give tls: self-signed or tls_cert_file and tls_key_file, not both")
+		}
+	default:
+		add("http.tls", "must be self-signed or empty (use tls_cert_file and tls_key_file for your own certificate), got %q", h.TLS)
+	}
+	if (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
+		add("http.tls_cert_file", "tls_cert_file and tls_key_file go together")
+	}
+	for i, host := range h.TLSHosts {
+		if host == "" || (strings.ContainsAny(host, " /:") && net.ParseIP(host) == nil) {
+			add(fmt.Sprintf("http.tls_hosts[%d]", i), "must be a host name or an IP address, got %q", host)
+		}
+	}
+	if k := c.Security.DataKey; k != "" {
+		if _, err := seal.ParseKey(k); err != nil {
+			add("security.data_key", "%v (make one with: head -c 32 /dev/urandom | base64)", strings.TrimPrefix(err.Error(), "seal: "))
+		}
+	}
+	sec := c.Security
+	if sec.SessionLifetime < 5*time.Minute || sec.SessionLifetime > 30*24*time.Hour {
+		add("security.session_lifetime", "must be 5m to 720h, got %s", sec.SessionLifetime)
+	}
+	if sec.SessionIdle < time.Minute || sec.SessionIdle > sec.SessionLifetime {
+		add("security.session_idle", "must be at least 1m and at most session_lifetime (%s), got %s", sec.SessionLifetime, sec.SessionIdle)
+	}
 	return p
 }
 

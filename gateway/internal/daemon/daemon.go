@@ -17,6 +17,7 @@ import (
 
 	"github.com/community-edge/edge/drivers"
 	"github.com/community-edge/edge/drivers/builtin"
+	"github.com/community-edge/edge/gateway/internal/alarm"
 	"github.com/community-edge/edge/gateway/internal/audit"
 	"github.com/community-edge/edge/gateway/internal/broker"
 	"github.com/community-edge/edge/gateway/internal/config"
@@ -40,6 +41,7 @@ type Gateway struct {
 	Devices  *devices.Registry
 	Drivers  *drivers.Registry
 	Pipeline *ingest.Pipeline
+	Alarms   *alarm.Engine
 	Metrics  *ingest.Metrics
 	Broker   *broker.Broker         // embedded mode
 	Sub      *subscriber.Subscriber // external mode
@@ -83,6 +85,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 	g.Pipeline = ingest.New(ingest.Config{Site: cfg.Site.Code, MaxPayloadBytes: cfg.Ingest.MaxPayloadBytes,
 		BatchMax: cfg.Ingest.BatchMax, QueueMax: cfg.Ingest.QueueMax, StatusFlush: cfg.Ingest.StatusFlush},
 		reg, g.Devices, st, g.Metrics, log.With("component", "ingest"))
+	g.Alarms = alarm.New(alarm.Config{Site: cfg.Site.Code, Rules: cfg.Alarms}, st, g.Devices, log.With("component", "alarm"))
+	if err := g.Alarms.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.Pipeline.AddHook(g.Alarms)
+	g.Pipeline.AddListener(g.Alarms.Committed)
+	g.Pipeline.AddTelemetryObserver(g.Alarms.Telemetry)
 	g.Registry.MustRegister(newDeviceCollector(g.Devices), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gateway_ingest_queue_events", Help: "Events waiting to be stored."}, func() float64 { return float64(g.Pipeline.QueueLen()) }))
 
@@ -99,7 +109,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 			Password: x.Password, CAFile: cfg.Path(x.CAFile), CertFile: cfg.Path(x.CertFile), KeyFile: cfg.Path(x.KeyFile),
 			InsecureSkipVerify: x.InsecureSkipVerify, KeepAlive: x.KeepAlive}, g.Pipeline, g.Registry, log.With("component", "subscriber"))
 	}
-	g.HTTP = httpapi.New(cfg.HTTP.Listen, cfg.HTTP.APITokens, httpapi.Deps{Devices: g.Devices, Store: st, Gatherer: g.Registry,
+	g.HTTP = httpapi.New(cfg.HTTP.Listen, cfg.HTTP.APITokens, httpapi.Deps{Devices: g.Devices, Store: st, Gatherer: g.Registry, Alarms: g.Alarms,
 		Ready: func() error { return st.DB().PingContext(context.Background()) }}, log.With("component", "http"))
 	return g, nil
 }
@@ -150,6 +160,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		start(g.Sub.Run, transportCtx)
 	}
 	start(g.HTTP.Run, httpCtx)
+	start(g.Alarms.Run, httpCtx)
 	g.log.Info("gateway running", "site", g.cfg.Site.Code, "broker", g.cfg.Broker.Mode, "devices", len(g.Devices.All()))
 
 	<-runCtx.Done()

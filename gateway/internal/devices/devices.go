@@ -6,7 +6,6 @@ package devices
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -158,15 +157,14 @@ func (d *Device) Seen(nowMS int64, t *drivers.Telemetry) {
 	}
 }
 
-func (d *Device) record() store.Device {
-	var res string
-	if d.Resident != nil {
-		b, _ := json.Marshal(d.Resident)
-		res = string(b)
+func (r *Registry) record(d *Device) (store.Device, error) {
+	res, err := r.encodeResident(d.ID, d.Resident)
+	if err != nil {
+		return store.Device{}, err
 	}
 	return store.Device{ID: d.ID, Family: string(d.Family), Site: d.Site, Name: d.Name, ProductKey: d.ProductKey,
 		Building: d.Location.Building, Unit: d.Location.Unit, Room: d.Location.Room, GridCode: d.GridCode,
-		Heartbeat: d.Heartbeat, PasswordHash: d.passwordHash, Resident: res, Origin: d.Origin}
+		Heartbeat: d.Heartbeat, PasswordHash: d.passwordHash, Resident: res, Origin: d.Origin}, nil
 }
 
 // Registry is the set of registered devices.
@@ -181,11 +179,56 @@ type Registry struct {
 
 	// Gateway login for the embedded broker.
 	gwUser, gwHash string
+
+	sealer Sealer // encrypts residents' private fields at rest; see SetSealer
+
+	subMu sync.Mutex
+	subs  map[*Subscription]struct{}
+}
+
+// Subscription receives devices whose connection state changed. A subscriber that falls
+// behind is cut off (C closed); it should reload the device list.
+type Subscription struct {
+	C chan *Device
+	r *Registry
+}
+
+// Subscribe returns a subscription with room for buf changes.
+func (r *Registry) Subscribe(buf int) *Subscription {
+	s := &Subscription{C: make(chan *Device, buf), r: r}
+	r.subMu.Lock()
+	r.subs[s] = struct{}{}
+	r.subMu.Unlock()
+	return s
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	s.r.subMu.Lock()
+	defer s.r.subMu.Unlock()
+	if _, ok := s.r.subs[s]; ok {
+		delete(s.r.subs, s)
+		close(s.C)
+	}
+}
+
+// StateChanged tells subscribers that d's connection state changed.
+func (r *Registry) StateChanged(d *Device) {
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	for s := range r.subs {
+		select {
+		case s.C <- d:
+		default:
+			delete(r.subs, s)
+			close(s.C)
+		}
+	}
 }
 
 // New returns a registry over st for the given site. Call Load before use.
 func New(st *store.Store, site string, log *slog.Logger) *Registry {
-	r := &Registry{st: st, site: site, log: log, now: time.Now}
+	r := &Registry{st: st, site: site, log: log, now: time.Now, subs: map[*Subscription]struct{}{}}
 	m := map[string]*Device{}
 	r.byID.Store(&m)
 	return r
@@ -265,7 +308,11 @@ func (r *Registry) Load(ctx context.Context, declared []config.Device) error {
 				}
 			}
 		}
-		if err := r.st.UpsertDevice(ctx, d.record()); err != nil {
+		rec, err := r.record(d)
+		if err != nil {
+			return fmt.Errorf("devices: %w", err)
+		}
+		if err := r.st.UpsertDevice(ctx, rec); err != nil {
 			return fmt.Errorf("devices: %w", err)
 		}
 	}
@@ -283,9 +330,18 @@ func (r *Registry) Load(ctx context.Context, declared []config.Device) error {
 	}
 	m := make(map[string]*Device, len(recs))
 	for i, rec := range recs {
-		d, err := fromRecord(rec)
+		d, inClear, err := r.fromRecord(rec)
 		if err != nil {
 			return fmt.Errorf("devices: %w", err)
+		}
+		if inClear { // written before the data key was set: seal it now
+			sealed, err := r.record(d)
+			if err == nil {
+				err = r.st.UpsertDevice(ctx, sealed)
+			}
+			if err != nil {
+				return fmt.Errorf("devices: %w", err)
+			}
 		}
 		st := states[i]
 		d.state.Store(stateCode(st.State))
@@ -305,22 +361,21 @@ func (r *Registry) Load(ctx context.Context, declared []config.Device) error {
 	return nil
 }
 
-func fromRecord(rec store.Device) (*Device, error) {
+func (r *Registry) fromRecord(rec store.Device) (*Device, bool, error) {
 	d := &Device{ID: rec.ID, Family: drivers.Family(rec.Family), Site: rec.Site, Name: rec.Name, ProductKey: rec.ProductKey,
 		Location: config.Location{Building: rec.Building, Unit: rec.Unit, Room: rec.Room}, GridCode: rec.GridCode,
 		Heartbeat: rec.Heartbeat, Origin: rec.Origin, passwordHash: rec.PasswordHash}
 	if d.Heartbeat == 0 {
 		d.Heartbeat = DefaultHeartbeat
 	}
-	if rec.Resident != "" {
-		d.Resident = new(config.Resident)
-		if err := json.Unmarshal([]byte(rec.Resident), d.Resident); err != nil {
-			return nil, fmt.Errorf("device %s: resident record: %w", rec.ID, err)
-		}
+	res, inClear, err := r.decodeResident(rec.ID, rec.Resident)
+	if err != nil {
+		return nil, false, err
 	}
+	d.Resident = res
 	d.battery.Store(math.Float64bits(math.NaN()))
 	d.rssi.Store(math.Float64bits(math.NaN()))
-	return d, nil
+	return d, inClear, nil
 }
 
 // Add registers a device made through the API and returns its new MQTT password, which is
@@ -343,7 +398,11 @@ func (r *Registry) Add(ctx context.Context, c config.Device) (*Device, string, e
 	if err != nil {
 		return nil, "", err
 	}
-	if err := r.st.UpsertDevice(ctx, d.record()); err != nil {
+	rec, err := r.record(d)
+	if err != nil {
+		return nil, "", fmt.Errorf("devices: %w", err)
+	}
+	if err := r.st.UpsertDevice(ctx, rec); err != nil {
 		return nil, "", fmt.Errorf("devices: %w", err)
 	}
 	r.swap(func(m map[string]*Device) { m[d.ID] = d })

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/community-edge/edge/gateway/internal/alarm"
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/devices"
 	"github.com/community-edge/edge/gateway/internal/store"
@@ -48,6 +49,7 @@ type Server struct {
 	listen  string
 	tokens  []token
 	devs    *devices.Registry
+	alarms  *alarm.Engine
 	st      *store.Store
 	gather  prometheus.Gatherer
 	log     *slog.Logger
@@ -68,13 +70,14 @@ type Deps struct {
 	Devices  *devices.Registry
 	Store    *store.Store
 	Gatherer prometheus.Gatherer
+	Alarms   *alarm.Engine
 	// Ready reports whether the gateway is fit to serve (for /healthz).
 	Ready func() error
 }
 
 // New makes the server and its routes; it listens on nothing until Run.
 func New(listen string, tokens []config.APIToken, d Deps, log *slog.Logger) *Server {
-	s := &Server{listen: listen, devs: d.Devices, st: d.Store, gather: d.Gatherer, log: log, ready: d.Ready,
+	s := &Server{listen: listen, devs: d.Devices, alarms: d.Alarms, st: d.Store, gather: d.Gatherer, log: log, ready: d.Ready,
 		addr: make(chan string, 1), started: time.Now()}
 	for _, t := range tokens {
 		s.tokens = append(s.tokens, token{sum: sha256.Sum256([]byte(t.Token)), name: t.Name, role: t.Role})

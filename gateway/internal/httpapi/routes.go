@@ -21,6 +21,13 @@ func (s *Server) routes(d Deps) chi.Router {
 			r.With(s.require(RoleAdmin, RoleInstaller)).Post("/devices", s.createDevice)
 			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/devices/{id}", s.getDevice)
 			r.With(s.require(RoleAdmin, RoleInstaller)).Delete("/devices/{id}", s.deleteDevice)
+
+			// alarms: the duty staff's work; security staff see them too
+			r.With(s.require(RoleAdmin, RoleDuty, RoleSecurity)).Get("/alarms", s.listAlarms)
+			r.With(s.require(RoleAdmin, RoleDuty, RoleSecurity)).Get("/alarms/{id}", s.getAlarm)
+			r.With(s.require(RoleAdmin, RoleDuty)).Post("/alarms/{id}/ack", s.ackAlarm)
+			r.With(s.require(RoleAdmin, RoleDuty)).Post("/alarms/{id}/resolve", s.resolveAlarm)
+			r.With(s.require(RoleAdmin, RoleDuty, RoleSecurity)).Get("/stream", s.stream)
 		})
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "not found") })

@@ -47,6 +47,10 @@ type TxHook interface {
 // Listener is told of events after they are committed. It must not block.
 type Listener func(evs []*Stored)
 
+// TelemetryObserver sees every accepted telemetry report on the hot path, before the sink. It
+// must be quick and must not block (the alarm engine's threshold timers are one).
+type TelemetryObserver func(dev *devices.Device, t *drivers.Telemetry, nowMS int64)
+
 // TelemetrySink takes decoded telemetry. It calls ack once the report is safe (written or
 // spooled); it must not block the caller for long.
 type TelemetrySink interface {
@@ -75,6 +79,7 @@ type Pipeline struct {
 
 	hooks     []TxHook
 	listeners []Listener
+	observers []TelemetryObserver
 	telemetry TelemetrySink
 
 	mu      sync.Mutex
@@ -100,6 +105,9 @@ func (p *Pipeline) AddHook(h TxHook) { p.hooks = append(p.hooks, h) }
 
 // AddListener adds a listener for committed events; call before Run.
 func (p *Pipeline) AddListener(l Listener) { p.listeners = append(p.listeners, l) }
+
+// AddTelemetryObserver adds an observer of telemetry; call before Run.
+func (p *Pipeline) AddTelemetryObserver(o TelemetryObserver) { p.observers = append(p.observers, o) }
 
 // SetTelemetrySink sets where telemetry goes; without one it is acknowledged once the device's
 // health is updated. Call before Run.
@@ -138,6 +146,9 @@ func (p *Pipeline) Submit(topic string, payload []byte, ack func()) bool {
 	switch msg.Kind {
 	case drivers.KindTelemetry:
 		dev.Seen(nowMS, msg.Telemetry)
+		for _, o := range p.observers {
+			o(dev, msg.Telemetry, nowMS)
+		}
 		if !dev.Online() && dev.ClaimPending() {
 			if !p.enqueue(item{msg: stateMsg(&msg, drivers.Online), dev: dev, received: nowMS, reason: "telemetry"}) {
 				dev.ReleasePending()
@@ -403,6 +414,7 @@ func (p *Pipeline) commit(batch []item, stored []*Stored) ([]*Stored, error) {
 	p.m.stored.Add(float64(len(stored)))
 	for _, c := range changes {
 		c.dev.SetState(c.state, c.at, c.fw)
+		p.devs.StateChanged(c.dev)
 	}
 	for i := range batch {
 		if it := &batch[i]; it.msg.Kind == drivers.KindStatus && it.ack == nil {
