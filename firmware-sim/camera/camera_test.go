@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"runtime"
@@ -12,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 )
 
 var testClip struct {
@@ -213,13 +217,23 @@ func TestSlowClientDoesNotStallOthers(t *testing.T) {
 
 // stallClient plays path over TCP with a tiny receive buffer and never reads media.
 func stallClient(t *testing.T, addr, path string) net.Conn {
+	nc, _ := rawPlay(t, addr, path, 4096)
+	return nc
+}
+
+// rawPlay plays path's video over TCP interleaved (channels 0-1) with a hand-written
+// client and returns the connection and its reader, positioned after the PLAY reply.
+// rcvBuf > 0 shrinks the socket's receive buffer.
+func rawPlay(t *testing.T, addr, path string, rcvBuf int) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	d := net.Dialer{Control: nil}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = nc.(*net.TCPConn).SetReadBuffer(4096)
+	if rcvBuf > 0 {
+		_ = nc.(*net.TCPConn).SetReadBuffer(rcvBuf)
+	}
 	br := bufio.NewReader(nc)
 	url := "rtsp://" + addr + path
 	session := ""
@@ -258,7 +272,7 @@ func stallClient(t *testing.T, addr, path string) net.Conn {
 			t.Fatal(err)
 		}
 	}
-	return nc
+	return nc, br
 }
 
 // Stop drops every client at once and frees the port; Start on the same address
@@ -318,5 +332,68 @@ func readToClose(c net.Conn) (int, error) {
 			}
 			return total, err
 		}
+	}
+}
+
+// The clip loops with continuous RTP sequence numbers and timestamps, and the camera
+// sends RTCP sender reports for the same SSRC.
+func TestContinuousRTPAndSenderReports(t *testing.T) {
+	cam := start(t, func(c *Config) { c.Username = "" })
+	nc, br := rawPlay(t, cam.Addr(), "/main", 0)
+	defer nc.Close()
+	var (
+		lastSeq, lastTS uint32
+		ssrc            uint32
+		packets, srs    int
+		started         bool
+	)
+	end := time.Now().Add(2600 * time.Millisecond) // longer than the 2 s clip: crosses a loop
+	_ = nc.SetReadDeadline(end.Add(2 * time.Second))
+	for time.Now().Before(end) {
+		var hdr [4]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			t.Fatal(err)
+		}
+		if hdr[0] != '$' {
+			t.Fatalf("expected an interleaved frame, got %q", hdr)
+		}
+		buf := make([]byte, int(hdr[2])<<8|int(hdr[3]))
+		if _, err := io.ReadFull(br, buf); err != nil {
+			t.Fatal(err)
+		}
+		switch hdr[1] {
+		case 0:
+			var p rtp.Packet
+			if err := p.Unmarshal(buf); err != nil {
+				t.Fatal(err)
+			}
+			seq, ts := uint32(p.SequenceNumber), p.Timestamp
+			if started {
+				if seq != (lastSeq+1)&0xffff {
+					t.Fatalf("sequence jumped from %d to %d", lastSeq, seq)
+				}
+				if d := ts - lastTS; d != 0 && d != 3600 {
+					t.Fatalf("timestamp stepped by %d (want 0 or 3600 at 25 fps)", d)
+				}
+			}
+			started, lastSeq, lastTS, ssrc = true, seq, ts, p.SSRC
+			packets++
+		case 1:
+			pkts, err := rtcp.Unmarshal(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sr, ok := pkts[0].(*rtcp.SenderReport); ok {
+				if started && sr.SSRC != ssrc {
+					t.Errorf("sender report SSRC %x, RTP SSRC %x", sr.SSRC, ssrc)
+				}
+				srs++
+			}
+		default:
+			t.Fatalf("frame on channel %d, only video (0-1) was set up", hdr[1])
+		}
+	}
+	if packets < 100 || srs < 2 {
+		t.Errorf("%d RTP packets and %d sender reports in 2.6 s, want >= 100 and >= 2", packets, srs)
 	}
 }
