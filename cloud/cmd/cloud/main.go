@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "version":
-		fmt.Fprintln(stdout, "cloud", version(), "schema", store.SchemaVersion())
+		fmt.Fprintln(stdout, "cloud", buildVersion(), "schema", store.SchemaVersion())
 		return nil
 	case "run":
 		cfg, _, err := loadConfig(cmd, rest)
@@ -98,7 +98,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	return fmt.Errorf("cloud: unknown command %q\n%s", cmd, usage)
 }
 
-func version() string {
+// version is set at build time: go build -ldflags "-X main.version=…".
+var version string
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
@@ -164,13 +170,29 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 			log.Info("user created from the configuration", "username", u.Username, "role", u.Role)
 		}
 	}
+	for _, g := range cfg.Gateways {
+		key, err := g.ResolveKey()
+		if err != nil {
+			return err
+		}
+		name := g.Name
+		if name == "" {
+			name = g.ID
+		}
+		err = st.AddGateway(ctx, store.Gateway{ID: g.ID, Name: name, Key: key, Created: time.Now()})
+		if err == nil {
+			log.Info("gateway registered from the configuration", "gateway", g.ID)
+		} else if !errors.Is(err, store.ErrExists) {
+			return err
+		}
+	}
 	m := &cases.Machine{Policy: cfg.Deadlines, Centre: cfg.CentreDepartment}
 	srv := server.New(server.Options{
 		Listen: cfg.Listen, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, CookieSecure: cfg.CookieSecure,
-		SessionTTL: cfg.Sessions.TTL, Heartbeat: cfg.Gateways.Heartbeat, LongPoll: cfg.Gateways.LongPoll,
+		SessionTTL: cfg.Sessions.TTL, Heartbeat: cfg.Link.Heartbeat, LongPoll: cfg.Link.LongPoll,
 		TimeZone: cfg.TimeZone, Language: cfg.Language, Departments: cfg.Departments,
 	}, st, m, cfg.Classifier(), time.Now, log)
-	log.Info("cloud starting", "version", version(), "database", st.Driver())
+	log.Info("cloud starting", "version", buildVersion(), "database", st.Driver())
 	return srv.Run(ctx)
 }
 

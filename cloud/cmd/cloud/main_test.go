@@ -16,7 +16,9 @@ import (
 func TestCLI(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "cloud.yaml")
-	os.WriteFile(cfgPath, []byte("listen: 127.0.0.1:0\ndatabase: {driver: sqlite, path: "+filepath.Join(dir, "c.db")+"}\n"), 0o644)
+	os.WriteFile(cfgPath, []byte("listen: 127.0.0.1:0\ndatabase: {driver: sqlite, path: "+filepath.Join(dir, "c.db")+"}\n"+
+		"gateways: [{id: gw-demo, key: ZGVtby1nYXRld2F5LWtleS1ub3QtZm9yLXByb2R1Y3Q}]\n"+
+		"users: [{username: demo, role: admin, password: demo-pass-2025}]\n"), 0o644)
 	ctx := context.Background()
 	runOut := func(stdin string, args ...string) (string, error) {
 		var out bytes.Buffer
@@ -67,6 +69,12 @@ func TestCLI(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "cloud listening") || !strings.Contains(logs.String(), "cloud stopped") {
 		t.Fatalf("run logs: %s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "gateway registered from the configuration") || !strings.Contains(logs.String(), "user created from the configuration") {
+		t.Fatalf("run did not bootstrap the configured gateway and user: %s", logs.String())
+	}
+	if out, err := runOut("", "gateway", "list", "-config", cfgPath); err != nil || !strings.Contains(out, "gw-demo") {
+		t.Fatalf("gateway list after run: %q %v", out, err)
 	}
 	if _, err := runOut("", "send-test-alert", "-url", "http://127.0.0.1:1", "-gateway", m[1], "-key", "bad"); err == nil {
 		t.Fatal("bad key accepted")

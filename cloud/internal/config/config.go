@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/community-edge/edge/cloud/api"
 	"github.com/community-edge/edge/cloud/internal/cases"
 )
 
@@ -34,7 +35,7 @@ type Config struct {
 	CentreDepartment string   `yaml:"centre_department"`
 	Departments      []string `yaml:"departments"`
 
-	Gateways GatewaySettings `yaml:"gateways"`
+	Link     GatewaySettings `yaml:"link"`
 	Sessions Sessions        `yaml:"sessions"`
 
 	Deadlines  cases.Policy     `yaml:"deadlines"`
@@ -43,6 +44,33 @@ type Config struct {
 	// Users are created at start when missing (a demo grid centre; production adds users
 	// with `cloud user add`). Existing users are left as they are.
 	Users []User `yaml:"users"`
+
+	// Gateways are registered at start when missing (the demo's gateway; production registers
+	// gateways with `cloud gateway add`, which makes the key). Existing ones are left as they are.
+	Gateways []Gateway `yaml:"gateways"`
+}
+
+// Gateway is a gateway to register at start.
+type Gateway struct {
+	ID     string `yaml:"id"`
+	Name   string `yaml:"name"`
+	Key    string `yaml:"key"` // as printed by cloud gateway add (base64url of 32 bytes)
+	KeyEnv string `yaml:"key_env"`
+}
+
+// ResolveKey returns the gateway's key, from the environment when key_env is set.
+func (g Gateway) ResolveKey() ([]byte, error) {
+	k := g.Key
+	if g.KeyEnv != "" {
+		if k = os.Getenv(g.KeyEnv); k == "" {
+			return nil, fmt.Errorf("config: gateways %s: environment variable %s is empty", g.ID, g.KeyEnv)
+		}
+	}
+	key, err := api.DecodeKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("config: gateways %s: %w", g.ID, err)
+	}
+	return key, nil
 }
 
 // TLS serves HTTPS directly.
@@ -88,7 +116,7 @@ func Default() Config {
 		TimeZone:         "Asia/Shanghai",
 		Language:         "zh-CN",
 		CentreDepartment: "网格中心",
-		Gateways:         GatewaySettings{Heartbeat: 30 * time.Second, LongPoll: 25 * time.Second},
+		Link:             GatewaySettings{Heartbeat: 30 * time.Second, LongPoll: 25 * time.Second},
 		Sessions:         Sessions{TTL: 12 * time.Hour},
 		Deadlines:        cases.DefaultPolicy(),
 	}
@@ -164,11 +192,26 @@ func (c *Config) Validate() []error {
 	if strings.TrimSpace(c.CentreDepartment) == "" {
 		bad("centre_department", "required")
 	}
-	if c.Gateways.Heartbeat < time.Second {
-		bad("gateways.heartbeat", "must be at least 1s")
+	if c.Link.Heartbeat < time.Second {
+		bad("link.heartbeat", "must be at least 1s")
 	}
-	if c.Gateways.LongPoll < time.Second || c.Gateways.LongPoll > 55*time.Second {
-		bad("gateways.long_poll", "must be between 1s and 55s")
+	if c.Link.LongPoll < time.Second || c.Link.LongPoll > 55*time.Second {
+		bad("link.long_poll", "must be between 1s and 55s")
+	}
+	ids := map[string]bool{}
+	for i, g := range c.Gateways {
+		key := fmt.Sprintf("gateways[%d]", i)
+		if g.ID == "" || len(g.ID) > 64 || ids[g.ID] {
+			bad(key+".id", "required, unique, at most 64 characters")
+		}
+		ids[g.ID] = true
+		if (g.Key == "") == (g.KeyEnv == "") {
+			bad(key+".key", "give key or key_env")
+		} else if g.Key != "" {
+			if _, err := api.DecodeKey(g.Key); err != nil {
+				bad(key+".key", err.Error())
+			}
+		}
 	}
 	if c.Sessions.TTL < time.Minute {
 		bad("sessions.ttl", "must be at least 1m")

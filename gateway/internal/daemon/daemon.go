@@ -26,6 +26,7 @@ import (
 	"github.com/community-edge/edge/gateway/internal/ingest"
 	"github.com/community-edge/edge/gateway/internal/store"
 	"github.com/community-edge/edge/gateway/internal/subscriber"
+	"github.com/community-edge/edge/gateway/internal/users"
 )
 
 // Version is the gateway's version, set at build time with -ldflags.
@@ -46,6 +47,7 @@ type Gateway struct {
 	Broker   *broker.Broker         // embedded mode
 	Sub      *subscriber.Subscriber // external mode
 	HTTP     *httpapi.Server
+	Users    *users.Directory
 }
 
 // New builds the gateway. It opens the store (so the registry and migrations are ready) but
@@ -77,6 +79,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g.Devices = devices.New(st, cfg.Site.Code, log.With("component", "devices"))
+	sec, err := newSecurity(ctx, cfg, st, g.Devices, log) // users, the data key, HTTPS (security.go)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.Users = sec.users
 	if err := g.Devices.Load(ctx, cfg.Devices); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -110,6 +118,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 			InsecureSkipVerify: x.InsecureSkipVerify, KeepAlive: x.KeepAlive}, g.Pipeline, g.Registry, log.With("component", "subscriber"))
 	}
 	g.HTTP = httpapi.New(cfg.HTTP.Listen, cfg.HTTP.APITokens, httpapi.Deps{Devices: g.Devices, Store: st, Gatherer: g.Registry, Alarms: g.Alarms,
+		Users: sec.users, TLS: sec.tls,
 		Ready: func() error { return st.DB().PingContext(context.Background()) }}, log.With("component", "http"))
 	return g, nil
 }

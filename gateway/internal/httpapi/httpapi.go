@@ -1,11 +1,12 @@
 // Package httpapi owns the gateway's HTTP interface: health, Prometheus metrics and the REST
-// API under /api/v1, each endpoint behind a login with a role check. Scripts log in with a
-// bearer token.
+// API under /api/v1, each endpoint behind a login with a role check. People log in with a
+// session cookie (and repeat its CSRF token on every change), scripts with a bearer token.
 package httpapi
 
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/devices"
 	"github.com/community-edge/edge/gateway/internal/store"
+	"github.com/community-edge/edge/gateway/internal/users"
 )
 
 // Roles.
@@ -51,6 +53,8 @@ type Server struct {
 	devs    *devices.Registry
 	alarms  *alarm.Engine
 	st      *store.Store
+	users   *users.Directory // nil: only configured API tokens log in
+	tls     *tls.Config      // nil: plain HTTP
 	gather  prometheus.Gatherer
 	log     *slog.Logger
 	ready   func() error
@@ -70,6 +74,8 @@ type Deps struct {
 	Devices  *devices.Registry
 	Store    *store.Store
 	Gatherer prometheus.Gatherer
+	Users    *users.Directory // user accounts and sessions; nil allows only http.api_tokens
+	TLS      *tls.Config      // serve HTTPS with this; nil for plain HTTP
 	Alarms   *alarm.Engine
 	// Ready reports whether the gateway is fit to serve (for /healthz).
 	Ready func() error
@@ -77,7 +83,7 @@ type Deps struct {
 
 // New makes the server and its routes; it listens on nothing until Run.
 func New(listen string, tokens []config.APIToken, d Deps, log *slog.Logger) *Server {
-	s := &Server{listen: listen, devs: d.Devices, alarms: d.Alarms, st: d.Store, gather: d.Gatherer, log: log, ready: d.Ready,
+	s := &Server{listen: listen, devs: d.Devices, alarms: d.Alarms, st: d.Store, users: d.Users, tls: d.TLS, gather: d.Gatherer, log: log, ready: d.Ready,
 		addr: make(chan string, 1), started: time.Now()}
 	for _, t := range tokens {
 		s.tokens = append(s.tokens, token{sum: sha256.Sum256([]byte(t.Token)), name: t.Name, role: t.Role})
@@ -98,13 +104,16 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return errors.New("httpapi: listen " + s.listen + ": " + err.Error())
 	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
 	s.addr <- ln.Addr().String()
 	srv := &http.Server{Handler: s.router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("HTTP server listening", "addr", ln.Addr().String())
+	s.log.Info("HTTP server listening", "addr", ln.Addr().String(), "https", s.tls != nil)
 	select {
 	case err := <-errc:
 		return errors.New("httpapi: " + err.Error())

@@ -13,6 +13,7 @@ func (s *Server) routes(d Deps) chi.Router {
 	r := chi.NewRouter()
 	r.Use(limitBody(1 << 20))
 	r.Get("/healthz", s.healthz)
+	r.Post("/api/v1/login", s.login) // users and access: the one API route without a login (login.go)
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.With(s.require(RoleAdmin, RoleInstaller)).Handle("/metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
@@ -21,6 +22,9 @@ func (s *Server) routes(d Deps) chi.Router {
 			r.With(s.require(RoleAdmin, RoleInstaller)).Post("/devices", s.createDevice)
 			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/devices/{id}", s.getDevice)
 			r.With(s.require(RoleAdmin, RoleInstaller)).Delete("/devices/{id}", s.deleteDevice)
+
+			// users and access: logout, me, personal tokens, users (login.go, users.go)
+			s.accessRoutes(r)
 
 			// alarms: the duty staff's work; security staff see them too
 			r.With(s.require(RoleAdmin, RoleDuty, RoleSecurity)).Get("/alarms", s.listAlarms)
