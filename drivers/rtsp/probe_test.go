@@ -9,10 +9,20 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pion/rtp"
 )
 
 // describeOnly serves OPTIONS and DESCRIBE with a fixed SDP (no authentication).
 func describeOnly(t *testing.T, sdp string) string {
+	t.Helper()
+	return scripted(t, sdp, nil)
+}
+
+// scripted is a minimal RTSP server: it answers every request 200 with a session, the
+// DESCRIBE with sdp, and lets play write to the connection when PLAY arrives (before
+// and after the response, which it writes through reply).
+func scripted(t *testing.T, sdp string, play func(c net.Conn, reply func())) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,7 +47,15 @@ func describeOnly(t *testing.T, sdp string) string {
 				if req.Method == "DESCRIBE" {
 					body = sdp
 				}
-				fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nContent-Length: %d\r\n\r\n%s", req.Header.Get("CSeq"), len(body), body)
+				reply := func() {
+					fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nSession: 42;timeout=60\r\nContent-Length: %d\r\n\r\n%s",
+						req.Header.Get("CSeq"), len(body), body)
+				}
+				if req.Method == "PLAY" && play != nil {
+					play(c, reply)
+					continue
+				}
+				reply()
 			}
 			c.Close()
 		}
@@ -72,4 +90,48 @@ func TestProberAACNotFatal(t *testing.T) {
 	if s := r.String(); s != "h264 constrained baseline 1280x720 25.00 fps gop 0, audio aac (not playable in webrtc)" {
 		t.Errorf("String() = %q", s)
 	}
+}
+
+// A camera that starts sending media before its PLAY response: the keyframe in those
+// first packets is delivered, not skipped (a viewer would otherwise wait a whole GOP).
+func TestMediaBeforePlayResponse(t *testing.T) {
+	rtpFrame := func(seq uint16, ts uint32, payload ...byte) []byte {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, Marker: true}, Payload: payload}
+		raw, _ := p.Marshal()
+		return append([]byte{'$', 0, byte(len(raw) >> 8), byte(len(raw))}, raw...)
+	}
+	addr := scripted(t, camsimSDP, func(c net.Conn, reply func()) {
+		c.Write(rtpFrame(1, 0, 0x65, 0x88, 1)) // IDR before the response
+		reply()
+		c.Write(rtpFrame(2, 3600, 0x41, 0x9a, 2))
+	})
+	rec := &auRecorder{got: make(chan AccessUnit, 4)}
+	c, err := New(Config{URL: "rtsp://" + addr + "/main"}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for i, wantKey := range []bool{true, false} {
+		select {
+		case au := <-rec.got:
+			if au.Keyframe != wantKey {
+				t.Fatalf("access unit %d keyframe=%v, want %v", i, au.Keyframe, wantKey)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("access unit %d not delivered", i)
+		}
+	}
+}
+
+type auRecorder struct{ got chan AccessUnit }
+
+func (r *auRecorder) OnState(StateEvent)   {}
+func (r *auRecorder) OnAudio(*AudioPacket) {}
+func (r *auRecorder) OnAccessUnit(au *AccessUnit) {
+	cp := *au
+	cp.NALUs = nil // the slices are reused after return
+	r.got <- cp
 }

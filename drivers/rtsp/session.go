@@ -47,6 +47,8 @@ type session struct {
 	sps, pps     []byte
 	lastDeadline time.Time
 	gotMedia     atomic.Bool // read by run while UDP readers write it
+	playing      bool        // StatePlaying was reported
+	earlyMedia   bool        // play frames that arrive before the PLAY response
 
 	udpV, udpA *udpPair
 	serverIP   netip.Addr
@@ -77,13 +79,9 @@ func (s *session) run(ctx context.Context, onTracks func(*StreamInfo)) (played b
 	defer stop()
 
 	if err := s.negotiate(onTracks); err != nil {
-		return false, s.cause(ctx, err)
+		return s.gotMedia.Load(), s.cause(ctx, err)
 	}
-	s.d.newSession()
-	s.c.cnt.sessions.Add(1)
-	info := s.info
-	s.d.setState(StateEvent{State: StatePlaying, Stream: &info})
-	s.log.Info("rtsp playing", "transport", s.info.Transport, "audio", s.info.Audio != nil)
+	s.startPlaying()
 
 	s.wg.Add(1)
 	go s.keepalive(ctx)
@@ -94,6 +92,19 @@ func (s *session) run(ctx context.Context, onTracks func(*StreamInfo)) (played b
 		err = s.readInterleaved()
 	}
 	return s.gotMedia.Load(), s.cause(ctx, err)
+}
+
+// startPlaying reports StatePlaying once per session, before the first frame.
+func (s *session) startPlaying() {
+	if s.playing {
+		return
+	}
+	s.playing = true
+	s.d.newSession()
+	s.c.cnt.sessions.Add(1)
+	info := s.info
+	s.d.setState(StateEvent{State: StatePlaying, Stream: &info})
+	s.log.Info("rtsp playing", "transport", s.info.Transport, "audio", s.info.Audio != nil)
 }
 
 // cause prefers the reason the session context was cancelled (media timeout, Run
@@ -170,10 +181,12 @@ func (s *session) negotiate(onTracks func(*StreamInfo)) error {
 			s.info.Audio = nil
 		}
 	}
-	if _, err := s.do("PLAY", s.playURL, Header{{"Range", "npt=0.000-"}}); err != nil {
-		return err
-	}
-	return nil
+	// Over TCP a camera may send media before its PLAY response; those first packets
+	// are often the keyframe a viewer is waiting for, so they are played, not skipped.
+	s.earlyMedia = s.info.Transport == TransportTCP
+	_, err = s.do("PLAY", s.playURL, Header{{"Range", "npt=0.000-"}})
+	s.earlyMedia = false
+	return err
 }
 
 // setup sends SETUP for a track; ch is the interleaved channel pair asked for.
@@ -272,12 +285,17 @@ func (s *session) do(method, uri string, extra Header) (*Response, error) {
 	}
 }
 
-// readResponse reads the next response, skipping interleaved frames.
+// readResponse reads the next response. Interleaved frames before it are skipped,
+// or played while earlyMedia is set.
 func (s *session) readResponse() (*Response, error) {
 	for {
-		resp, _, _, err := s.wr.next()
+		resp, ch, frame, err := s.wr.next()
 		if err != nil || resp != nil {
 			return resp, err
+		}
+		if s.earlyMedia {
+			s.startPlaying()
+			s.onFrame(ch, frame)
 		}
 	}
 }
@@ -363,13 +381,18 @@ func (s *session) readInterleaved() error {
 			}
 			continue
 		}
-		switch int(ch) {
-		case s.vch:
-			s.onVideoRTP(frame)
-			s.touchMedia(time.Now(), false)
-		case s.ach:
-			s.onAudioRTP(frame)
-		}
+		s.onFrame(ch, frame)
+	}
+}
+
+// onFrame dispatches an interleaved frame by channel.
+func (s *session) onFrame(ch uint8, frame []byte) {
+	switch int(ch) {
+	case s.vch:
+		s.onVideoRTP(frame)
+		s.touchMedia(time.Now(), false)
+	case s.ach:
+		s.onAudioRTP(frame)
 	}
 }
 
