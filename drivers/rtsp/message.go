@@ -61,25 +61,43 @@ type Response struct {
 type wireReader struct {
 	br    *bufio.Reader
 	frame []byte // reused for every interleaved frame
+	// onRequest receives requests the server sends (some cameras send OPTIONS or
+	// GET_PARAMETER as their own keepalive); nil ignores them.
+	onRequest func(*Request)
 }
 
 func newWireReader(r io.Reader) *wireReader {
 	return &wireReader{br: bufio.NewReaderSize(r, maxLineLen)}
 }
 
-// next reads the next message. Exactly one of resp and frame is set: frame is valid
-// until the next call. channel is the interleaved channel of a frame.
+// next reads the next response or interleaved frame; requests from the server are
+// handed to onRequest on the way. Exactly one of resp and frame is set: frame is
+// valid until the next call. channel is the interleaved channel of a frame.
 func (w *wireReader) next() (resp *Response, channel uint8, frame []byte, err error) {
-	b, err := w.br.Peek(1)
-	if err != nil {
-		return nil, 0, nil, err
+	for {
+		b, err := w.br.Peek(1)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if b[0] == '$' {
+			channel, frame, err = w.readFrame()
+			return nil, channel, frame, err
+		}
+		if b, err = w.br.Peek(5); err != nil {
+			return nil, 0, nil, err
+		}
+		if string(b) == "RTSP/" {
+			resp, err = readResponse(w.br)
+			return resp, 0, nil, err
+		}
+		req, err := ReadRequest(w.br)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if w.onRequest != nil {
+			w.onRequest(req)
+		}
 	}
-	if b[0] == '$' {
-		channel, frame, err = w.readFrame()
-		return nil, channel, frame, err
-	}
-	resp, err = readResponse(w.br)
-	return resp, 0, nil, err
 }
 
 func (w *wireReader) readFrame() (uint8, []byte, error) {

@@ -135,3 +135,56 @@ func (r *auRecorder) OnAccessUnit(au *AccessUnit) {
 	cp.NALUs = nil // the slices are reused after return
 	r.got <- cp
 }
+
+// A camera that sends its own requests while streaming (OPTIONS as a keepalive, or
+// something unknown) gets answers and the stream goes on.
+func TestServerRequestsAnswered(t *testing.T) {
+	rtpFrame := func(seq uint16, ts uint32, payload ...byte) []byte {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, Marker: true}, Payload: payload}
+		raw, _ := p.Marshal()
+		return append([]byte{'$', 0, byte(len(raw) >> 8), byte(len(raw))}, raw...)
+	}
+	answers := make(chan string, 2)
+	addr := scripted(t, camsimSDP, func(c net.Conn, reply func()) {
+		reply()
+		c.Write(rtpFrame(1, 0, 0x65, 0x88, 1))
+		c.Write([]byte("OPTIONS * RTSP/1.0\r\nCSeq: 77\r\n\r\nSET_PARAMETER rtsp://x/ RTSP/1.0\r\nCSeq: 78\r\nContent-Length: 3\r\n\r\nabc"))
+		c.Write(rtpFrame(2, 3600, 0x41, 0x9a, 2))
+		br := bufio.NewReader(c)
+		for range 2 {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			resp, err := readResponse(br)
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			answers <- fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("CSeq"))
+		}
+	})
+	rec := &auRecorder{got: make(chan AccessUnit, 4)}
+	c, err := New(Config{URL: "rtsp://" + addr + "/main"}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for _, want := range []string{"200 77", "501 78"} {
+		select {
+		case got := <-answers:
+			if got != want {
+				t.Fatalf("answer %q, want %q", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no answer %q", want)
+		}
+	}
+	for i := range 2 {
+		select {
+		case <-rec.got:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("access unit %d not delivered around the camera's requests", i)
+		}
+	}
+}

@@ -61,6 +61,7 @@ func newSession(c *Client, nc net.Conn, d *dispatcher) *session {
 	s := &session{c: c, nc: nc, wr: newWireReader(nc), d: d, log: c.log, vch: -1, ach: -1}
 	s.auth.user, s.auth.pass = c.user, c.pass
 	s.depack = newH264Depacketizer(c.cfg.MaxAccessUnit, s.onAccessUnit)
+	s.wr.onRequest = s.answerServerRequest
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		s.serverIP = ap.Addr().Unmap()
 	}
@@ -356,6 +357,36 @@ func (s *session) keepalive(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// answerServerRequest replies to a request the camera sent: OPTIONS and
+// GET_PARAMETER (camera-side keepalives) get 200, anything else 501.
+func (s *session) answerServerRequest(req *Request) {
+	code, reason := 501, "Not Implemented"
+	if req.Method == "OPTIONS" || req.Method == "GET_PARAMETER" {
+		code, reason = 200, "OK"
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.wbuf = fmt.Appendf(s.wbuf[:0], "RTSP/1.0 %d %s\r\nCSeq: %s\r\nUser-Agent: %s\r\n\r\n",
+		code, reason, sanitizeHeader(req.Header.Get("CSeq")), s.c.cfg.UserAgent)
+	s.dmu.Lock()
+	if !s.cancelled {
+		_ = s.nc.SetWriteDeadline(time.Now().Add(s.c.cfg.ConnectTimeout))
+	}
+	s.dmu.Unlock()
+	_, _ = s.nc.Write(s.wbuf) // a failed write shows up on the next read
+}
+
+// sanitizeHeader keeps a value the camera sent from injecting header lines.
+func sanitizeHeader(v string) string {
+	if i := strings.IndexAny(v, "\r\n"); i >= 0 {
+		v = v[:i]
+	}
+	if len(v) > 32 {
+		v = v[:32]
+	}
+	return v
 }
 
 // checkAsyncResponse handles a response read while playing (to a keepalive).
