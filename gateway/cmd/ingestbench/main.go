@@ -8,20 +8,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/community-edge/edge/drivers"
@@ -32,11 +26,10 @@ import (
 )
 
 const (
-	site     = "bench"
-	token    = "bench-admin-token-0123456789"
-	devPass  = "bench-device-password"
-	gwPass   = "bench-gateway-password"
-	clkTicks = 100 // USER_HZ on Linux
+	site    = "bench"
+	token   = "bench-admin-token-0123456789"
+	devPass = "bench-device-password"
+	gwPass  = "bench-gateway-password"
 )
 
 func main() {
@@ -46,7 +39,7 @@ func main() {
 	events := flag.Float64("events", 1.0, "fraction of messages that are events (the rest telemetry)")
 	brokers := flag.String("brokers", "embedded,mosquitto", "which brokers to measure")
 	flag.Parse()
-	root, err := repoRoot()
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		fail(err)
 	}
@@ -55,13 +48,13 @@ func main() {
 		fail(err)
 	}
 	defer os.RemoveAll(work)
-	bin := filepath.Join(work, "gateway")
 	fmt.Fprintln(os.Stderr, "building the gateway …")
-	if out, err := exec.Command("go", "build", "-o", bin, "./gateway/cmd/gateway").CombinedOutput(); err != nil {
-		fail(fmt.Errorf("build: %v\n%s", err, out))
+	bin, err := testenv.BuildGateway(root, work)
+	if err != nil {
+		fail(err)
 	}
 	hash, _ := credential.Hash(devPass)
-	fmt.Printf("machine: %d cores, %s/%s, %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel())
+	fmt.Printf("machine: %s\n", testenv.Machine())
 	fmt.Printf("load: %d devices, target %.0f msg/s, %s, QoS 1, %.0f%% events\n\n", *devices, *rate, *dur, *events*100)
 	fmt.Printf("%-10s %10s %10s %10s %8s %14s %12s %12s\n", "broker", "sent", "acked", "accepted", "lost", "rate msg/s", "cpu s/100k", "peak RSS MiB")
 	for _, b := range strings.Split(*brokers, ",") {
@@ -130,21 +123,15 @@ func runOne(root, work, bin, mode, hash string, n int, rate float64, dur time.Du
 	}
 	os.WriteFile(filepath.Join(dir, "gateway.yaml"), []byte(cfgText+devYAML.String()), 0o600)
 
-	gw := exec.Command(bin, "run", "-config", filepath.Join(dir, "gateway.yaml"))
-	gwLog := &testenv.Buffer{}
-	gw.Stdout, gw.Stderr = gwLog, gwLog
-	if err := gw.Start(); err != nil {
+	gw, err := testenv.StartGateway(bin, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf("http://127.0.0.1:%d", httpPort), token)
+	if err != nil {
 		return result{}, err
 	}
-	defer func() { gw.Process.Signal(syscall.SIGTERM); gw.Wait() }()
-	api := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	if err := waitHealthy(api, 30*time.Second); err != nil {
-		return result{}, fmt.Errorf("%w\n%s", err, gwLog.String())
-	}
+	defer gw.Stop()
 	if mode == "embedded" {
 		testenv.WaitTCP(brokerAddr, 10*time.Second)
 	}
-	cpu0 := cpuSeconds(gw.Process.Pid)
+	cpu0 := testenv.CPUSeconds(gw.Pid())
 	gen, err := load.New(load.Config{Broker: "tcp://" + brokerAddr, Site: site, Devices: n, Rate: rate, Duration: dur,
 		QoS: 1, EventRatio: events, Credentials: credentials.Shared(devPass)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -160,14 +147,14 @@ func runOne(root, work, bin, mode, hash string, n int, rate float64, dur time.Du
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		// events the pipeline took (each is acknowledged only once committed) plus telemetry
-		stored = metric(api, `gateway_mqtt_messages_total{kind="event"}`) + metric(api, `gateway_mqtt_messages_total{kind="telemetry"}`)
+		stored = gw.Metric(`gateway_mqtt_messages_total{kind="event"}`) + gw.Metric(`gateway_mqtt_messages_total{kind="telemetry"}`)
 		if stored >= want && gen != nil {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	cpu := cpuSeconds(gw.Process.Pid) - cpu0
-	rss := peakRSSMiB(gw.Process.Pid)
+	cpu := testenv.CPUSeconds(gw.Pid()) - cpu0
+	rss := testenv.PeakRSSMiB(gw.Pid())
 	return result{load: rep, stored: stored, lost: max(0, want-stored), cpuPer100k: cpu / float64(rep.Acked) * 100000, peakRSSMiB: rss}, nil
 }
 
@@ -177,86 +164,6 @@ func mustHash(pw string) string {
 		fail(err)
 	}
 	return h
-}
-
-func waitHealthy(api string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(api + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("gateway not healthy after %s", d)
-}
-
-// metric reads one sample (name with its labels, exactly as exposed) from /metrics.
-func metric(api, sample string) float64 {
-	req, _ := http.NewRequest("GET", api+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), " "); ok && k == sample {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
-}
-
-func cpuSeconds(pid int) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / clkTicks
-}
-
-func peakRSSMiB(pid int) float64 {
-	raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
-func cpuModel() string {
-	raw, _ := os.ReadFile("/proc/cpuinfo")
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "model name"); ok {
-			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-		}
-	}
-	return "unknown cpu"
-}
-
-func repoRoot() (string, error) {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "configs", "mosquitto", "mosquitto.conf")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("run from inside the repository")
-		}
-		dir = parent
-	}
 }
 
 func fail(err error) {
