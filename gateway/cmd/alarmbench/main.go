@@ -112,7 +112,7 @@ func run(nAlarms int, telRate float64, nLoad int) error {
 	var clients []paho.Client
 	for i := 1; i <= buttons; i++ {
 		id := fmt.Sprintf("cb-%04d", i)
-		c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://"+mosq.Addr).SetClientID(id).SetUsername(id).
+		c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + mosq.Addr).SetClientID(id).SetUsername(id).
 			SetPassword(devPass).SetCleanSession(false))
 		if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
 			return fmt.Errorf("%s: %w", id, tok.Error())
