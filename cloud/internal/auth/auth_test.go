@@ -130,3 +130,33 @@ func TestVerifier(t *testing.T) {
 }
 
 type httptestReq struct{ *http.Request }
+
+func TestKeyCache(t *testing.T) {
+	now := time.Unix(0, 0)
+	calls := 0
+	disabled := false
+	c := NewKeyCache(func(_ context.Context, id string) ([]byte, error) {
+		calls++
+		if disabled {
+			return nil, errors.New("disabled")
+		}
+		return []byte("k-" + id), nil
+	}, 30*time.Second, func() time.Time { return now })
+	for range 3 {
+		if k, err := c.Key(context.Background(), "gw"); err != nil || string(k) != "k-gw" {
+			t.Fatalf("key %q %v", k, err)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("%d lookups for 3 requests", calls)
+	}
+	disabled = true
+	now = now.Add(29 * time.Second)
+	if _, err := c.Key(context.Background(), "gw"); err != nil {
+		t.Fatal("cached key not used within the TTL")
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := c.Key(context.Background(), "gw"); err == nil {
+		t.Fatal("disabled gateway still accepted after the TTL")
+	}
+}

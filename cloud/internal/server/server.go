@@ -33,6 +33,7 @@ type Options struct {
 	TimeZone     string        // IANA name shown in the UI; default Asia/Shanghai
 	Language     string        // UI default: zh-CN or en
 	Departments  []string      // offered as dispatch targets
+	KeyCacheTTL  time.Duration // how long a gateway key is cached (a disabled gateway is refused after at most this); default 30 s
 }
 
 // Server serves the cloud. Construct it with New, then call Run.
@@ -64,6 +65,9 @@ func New(o Options, st *store.Store, m *cases.Machine, cl cases.Classifier, now 
 	if o.LongPoll <= 0 {
 		o.LongPoll = 25 * time.Second
 	}
+	if o.KeyCacheTTL <= 0 {
+		o.KeyCacheTTL = 30 * time.Second
+	}
 	if o.TimeZone == "" {
 		o.TimeZone = "Asia/Shanghai"
 	}
@@ -75,7 +79,7 @@ func New(o Options, st *store.Store, m *cases.Machine, cl cases.Classifier, now 
 	}
 	s := &Server{opts: o, store: st, machine: m, classifier: cl, now: now, log: log,
 		limiter: auth.NewLoginLimiter(now), updates: newNotifier()}
-	s.verifier = auth.NewVerifier(st.GatewayKey, now)
+	s.verifier = auth.NewVerifier(auth.NewKeyCache(st.GatewayKey, o.KeyCacheTTL, now).Key, now)
 	s.handler = s.routes()
 	return s
 }

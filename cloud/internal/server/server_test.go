@@ -225,10 +225,11 @@ func TestGatewaySecurity(t *testing.T) {
 		if _, err := e.client("gw-b").CaseByAlarm(context.Background(), "sec-1"); !isStatus(err, 404) {
 			t.Fatalf("other gateway's case: %v", err)
 		}
-		// A disabled gateway is refused.
+		// A disabled gateway is refused (once its cached key expires).
 		if err := e.st.SetGatewayDisabled(context.Background(), "gw-b", true); err != nil {
 			t.Fatal(err)
 		}
+		e.clock.Advance(31 * time.Second)
 		if _, err := e.client("gw-b").Heartbeat(context.Background(), api.Heartbeat{}); !isStatus(err, 401) {
 			t.Fatalf("disabled gateway: %v", err)
 		}
