@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sort"
 	"syscall"
 	"time"
 
@@ -79,7 +80,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	log.Info("camsim serving", "addr", inst.Addr(), "paths", "/main /sub")
+	paths := make([]string, 0, len(streams))
+	for p := range streams {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	log.Info("camsim serving", "addr", inst.Addr(), "paths", paths)
 	<-ctx.Done()
 	return inst.Stop()
 }
