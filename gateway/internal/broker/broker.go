@@ -90,6 +90,19 @@ func (b *Broker) Publish(topic string, payload []byte, retain bool, qos byte) er
 	return srv.Publish(topic, payload, retain, qos)
 }
 
+// Kick ends the session of a client, e.g. a device just removed: its login is refused from
+// now on, and this makes the refusal immediate for a device already connected.
+func (b *Broker) Kick(clientID string) {
+	srv := b.srv.Load()
+	if srv == nil {
+		return
+	}
+	if cl, ok := srv.Clients.Get(clientID); ok {
+		srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+		b.log.Info("device session ended: device removed", "client", clientID)
+	}
+}
+
 // Run serves until ctx is done, then disconnects every client and returns.
 func (b *Broker) Run(ctx context.Context) error {
 	caps := mqtt.NewDefaultServerCapabilities()

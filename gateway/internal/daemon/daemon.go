@@ -111,6 +111,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 			TLSCertFile: cfg.Path(e.TLSCertFile), TLSKeyFile: cfg.Path(e.TLSKeyFile), MaxClients: e.MaxClients,
 			MaxInflight: e.MaxInflight, MaxQueued: e.MaxQueued, MaxPacketSize: e.MaxPacketSize},
 			g.Devices, g.Pipeline, g.Metrics, g.Registry, log.With("component", "broker"))
+		g.Devices.OnRemove(g.Broker.Kick)
 	case "external":
 		x := cfg.Broker.External
 		g.Sub = subscriber.New(subscriber.Config{Site: cfg.Site.Code, URL: x.URL, ClientID: x.ClientID, Username: x.Username,

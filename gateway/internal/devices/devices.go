@@ -184,7 +184,13 @@ type Registry struct {
 
 	subMu sync.Mutex
 	subs  map[*Subscription]struct{}
+
+	onRemove []func(id string)
 }
+
+// OnRemove adds a function called after a device is removed (the embedded broker ends its
+// session). Call before use.
+func (r *Registry) OnRemove(f func(id string)) { r.onRemove = append(r.onRemove, f) }
 
 // Subscription receives devices whose connection state changed. A subscriber that falls
 // behind is cut off (C closed); it should reload the device list.
@@ -417,6 +423,9 @@ func (r *Registry) Remove(ctx context.Context, id string) error {
 		return fmt.Errorf("devices: remove %s: %w", id, err)
 	}
 	r.swap(func(m map[string]*Device) { delete(m, id) })
+	for _, f := range r.onRemove {
+		f(id)
+	}
 	return nil
 }
 
