@@ -25,6 +25,7 @@ const usage = `gateway — community edge gateway (社区边缘网关)
 Usage:
   gateway run -config FILE            run the gateway
   gateway check-config -config FILE   validate a configuration; prints every problem with its key
+  gateway user add|passwd|remove|list manage console users (gateway user help)
   gateway version                     print the version
 `
 
@@ -32,7 +33,10 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) int { return runIn(args, os.Stdin, stdout, stderr) }
+
+// runIn is run with the standard input given, for the commands that read it.
+func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -42,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "check-config":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "user":
+		return cmdUser(args[1:], stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gateway", versionString())
 		return 0

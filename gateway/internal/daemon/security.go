@@ -110,3 +110,6 @@ func warnNoAdmin(ctx context.Context, cfg *config.Config, dir *users.Directory, 
 	log.Warn("no admin user: nobody can log in to the console as admin; add one with: gateway user add NAME -role admin -config FILE",
 		"users", len(us), "api_tokens", len(cfg.HTTP.APITokens))
 }
+
+// DBPath is the gateway's database file for a configuration (as daemon.New opens it).
+func DBPath(cfg *config.Config) string { return filepath.Join(cfg.Path(cfg.DataDir), "gateway.db") }

@@ -299,6 +299,7 @@ func (r *Registry) Load(ctx context.Context, declared []config.Device) error {
 	if err != nil {
 		return fmt.Errorf("devices: %w", err)
 	}
+	clearRecs := r.countInClear(recs) // from before encryption: scrubbed from the file below
 	inConfig := map[string]bool{}
 	for _, c := range declared {
 		inConfig[c.ID] = true
@@ -362,6 +363,11 @@ func (r *Registry) Load(ctx context.Context, declared []config.Device) error {
 		fw := st.FW
 		d.fw.Store(&fw)
 		m[d.ID] = d
+	}
+	if clearRecs > 0 {
+		if err := r.scrubFreedPages(ctx, clearRecs); err != nil {
+			return fmt.Errorf("devices: %w", err)
+		}
 	}
 	r.byID.Store(&m)
 	return nil

@@ -1,10 +1,12 @@
 package devices
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
 	"github.com/community-edge/edge/gateway/internal/config"
+	"github.com/community-edge/edge/gateway/internal/store"
 )
 
 // Sealer encrypts residents' medical notes and emergency contacts at rest (*seal.Sealer is one).
@@ -78,4 +80,30 @@ func (r *Registry) decodeResident(id, raw string) (res *config.Resident, inClear
 		s.MedicalNotes, s.EmergencyContacts = priv.MedicalNotes, priv.EmergencyContacts
 	}
 	return &s.Resident, inClear, nil
+}
+
+// scrubFreedPages rewrites the database after records were sealed in place, so the pages that
+// held them in the clear are not left in the file: VACUUM rebuilds it, the checkpoint empties
+// the write-ahead log.
+func (r *Registry) scrubFreedPages(ctx context.Context, resealed int) error {
+	r.log.Info("sealed residents' private data written before encryption; rewriting the database", "devices", resealed)
+	for _, q := range []string{`VACUUM`, `PRAGMA wal_checkpoint(TRUNCATE)`} {
+		if _, err := r.st.DB().ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("scrub after sealing: %w", err)
+		}
+	}
+	return nil
+}
+
+// countInClear counts stored records whose private fields are not sealed though a sealer is set.
+func (r *Registry) countInClear(recs []store.Device) int {
+	n := 0
+	for _, rec := range recs {
+		var s storedResident
+		if r.sealer != nil && rec.Resident != "" && json.Unmarshal([]byte(rec.Resident), &s) == nil &&
+			(s.MedicalNotes != "" || len(s.EmergencyContacts) > 0) {
+			n++
+		}
+	}
+	return n
 }
