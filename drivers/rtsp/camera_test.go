@@ -321,3 +321,17 @@ func TestAuthSchemes(t *testing.T) {
 		})
 	}
 }
+
+func TestReceiverReports(t *testing.T) {
+	checkGoroutines(t)
+	for _, tr := range []rtsp.Transport{rtsp.TransportTCP, rtsp.TransportUDP} {
+		t.Run(string(tr), func(t *testing.T) {
+			cam := startCamera(t, nil)
+			rec := newRecorder()
+			_, stop := runClient(t, rtsp.Config{URL: cam.URL("/main"), Transport: tr, RTCPInterval: 200 * time.Millisecond}, rec)
+			// video and audio each report every 200 ms
+			waitFor(t, 5*time.Second, "receiver reports at the camera", func() bool { return cam.ReceiverReports() >= 6 })
+			stop()
+		})
+	}
+}

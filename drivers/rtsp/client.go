@@ -47,6 +47,8 @@ type Config struct {
 	// KeepaliveInterval overrides the keepalive period; by default half the session
 	// timeout the camera announces (60s when it announces none), at most 30s.
 	KeepaliveInterval time.Duration
+	// RTCPInterval is the period of RTCP receiver reports (default 5s).
+	RTCPInterval time.Duration
 
 	// MinBackoff and MaxBackoff bound the wait between reconnection attempts, which
 	// doubles after each failure (defaults 500ms and 30s). After a 401 the client
@@ -122,6 +124,7 @@ func New(cfg Config, sink Sink) (*Client, error) {
 	}
 	defDur(&c.cfg.ConnectTimeout, 5*time.Second)
 	defDur(&c.cfg.ReadTimeout, 10*time.Second)
+	defDur(&c.cfg.RTCPInterval, 5*time.Second)
 	defDur(&c.cfg.MinBackoff, 500*time.Millisecond)
 	defDur(&c.cfg.MaxBackoff, 30*time.Second)
 	if c.cfg.MaxBackoff < c.cfg.MinBackoff {

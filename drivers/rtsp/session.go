@@ -53,12 +53,15 @@ type session struct {
 	udpV, udpA *udpPair
 	serverIP   netip.Addr
 
+	ssrc           uint32 // ours, in receiver reports
+	vstats, astats rtpStats
+
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
 }
 
 func newSession(c *Client, nc net.Conn, d *dispatcher) *session {
-	s := &session{c: c, nc: nc, wr: newWireReader(nc), d: d, log: c.log, vch: -1, ach: -1}
+	s := &session{c: c, nc: nc, wr: newWireReader(nc), d: d, log: c.log, vch: -1, ach: -1, ssrc: randomSSRC()}
 	s.auth.user, s.auth.pass = c.user, c.pass
 	s.depack = newH264Depacketizer(c.cfg.MaxAccessUnit, s.onAccessUnit)
 	s.wr.onRequest = s.answerServerRequest
@@ -231,6 +234,15 @@ func (s *session) setup(t *Track, ch int) error {
 		if ip, err := netip.ParseAddr(tp["source"]); err == nil {
 			s.serverIP = ip.Unmap() // RTP comes from the camera's stated source
 		}
+		a, b, _ := strings.Cut(tp["server_port"], "-")
+		rtcpPort, err := strconv.Atoi(b)
+		if err != nil {
+			rtcpPort, err = strconv.Atoi(a)
+			rtcpPort++
+		}
+		if err == nil && rtcpPort > 0 && rtcpPort < 65536 && s.serverIP.IsValid() {
+			pair.serverRTCP = netip.AddrPortFrom(s.serverIP, uint16(rtcpPort))
+		}
 		return nil
 	}
 	if v, ok := tp["interleaved"]; ok {
@@ -333,7 +345,8 @@ func (s *session) setReadDeadline(t time.Time) {
 	s.dmu.Unlock()
 }
 
-// keepalive refreshes the RTSP session before the camera's timeout expires.
+// keepalive refreshes the RTSP session before the camera's timeout expires and sends
+// RTCP receiver reports.
 func (s *session) keepalive(ctx context.Context) {
 	defer s.wg.Done()
 	every := s.c.cfg.KeepaliveInterval
@@ -346,6 +359,8 @@ func (s *session) keepalive(ctx context.Context) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	rr := time.NewTicker(s.c.cfg.RTCPInterval)
+	defer rr.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -353,6 +368,11 @@ func (s *session) keepalive(ctx context.Context) {
 		case <-t.C:
 			if err := s.write(method, s.playURL, nil); err != nil {
 				s.cancel(classifyNetErr("keepalive", err))
+				return
+			}
+		case <-rr.C:
+			if err := s.sendReceiverReports(); err != nil {
+				s.cancel(classifyNetErr("rtcp", err))
 				return
 			}
 		}
@@ -424,6 +444,12 @@ func (s *session) onFrame(ch uint8, frame []byte) {
 		s.touchMedia(time.Now(), false)
 	case s.ach:
 		s.onAudioRTP(frame)
+	case s.vch + 1:
+		s.onRTCP(&s.vstats, frame)
+	case s.ach + 1:
+		if s.ach >= 0 {
+			s.onRTCP(&s.astats, frame)
+		}
 	}
 }
 
@@ -442,6 +468,7 @@ func (s *session) onVideoRTP(b []byte) {
 		return
 	}
 	s.c.cnt.packets.Add(1)
+	s.vstats.update(s.vpkt.SSRC, s.vpkt.SequenceNumber)
 	s.gotMedia.Store(true)
 	s.depack.push(s.vpkt.SequenceNumber, s.vpkt.Timestamp, s.vpkt.Marker, s.vpkt.Payload)
 	if n := s.depack.drops; n > 0 {
@@ -473,6 +500,7 @@ func (s *session) onAudioRTP(b []byte) {
 		return
 	}
 	s.c.cnt.packets.Add(1)
+	s.astats.update(s.apkt.SSRC, s.apkt.SequenceNumber)
 	s.d.postAudio(a, s.apkt.Payload, s.apkt.Timestamp, s.ats.pts(s.apkt.Timestamp, a.ClockRate))
 }
 

@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 )
 
 // udpPair is the RTP (even port) and RTCP (next port) sockets of one track.
 type udpPair struct {
-	rtp, rtcp *net.UDPConn
-	port      int
+	rtp, rtcp  *net.UDPConn
+	port       int
+	serverRTCP netip.AddrPort // where receiver reports go; zero if unknown
 }
 
 func listenUDPPair() (*udpPair, error) {
@@ -52,11 +54,20 @@ func (s *session) startUDP(ctx context.Context) {
 		defer s.wg.Done()
 		s.readUDP(ctx, s.udpV.rtp, true, s.onVideoRTP)
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.readUDP(ctx, s.udpV.rtcp, false, func(b []byte) { s.onRTCP(&s.vstats, b) })
+	}()
 	if s.udpA != nil && s.info.Audio != nil {
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go func() {
 			defer s.wg.Done()
 			s.readUDP(ctx, s.udpA.rtp, false, s.onAudioRTP)
+		}()
+		go func() {
+			defer s.wg.Done()
+			s.readUDP(ctx, s.udpA.rtcp, false, func(b []byte) { s.onRTCP(&s.astats, b) })
 		}()
 	}
 }

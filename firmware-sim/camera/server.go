@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/community-edge/edge/drivers/rtsp"
+	"github.com/pion/rtcp"
 )
 
 // Config configures a simulated camera.
@@ -60,6 +61,8 @@ type Server struct {
 	dropped atomic.Uint64
 	// frozen: media stops while RTSP requests are still answered.
 	frozen atomic.Bool
+	// receiverReports counts RTCP receiver reports about this camera's streams.
+	receiverReports atomic.Uint64
 }
 
 // New validates cfg and applies defaults. It does no I/O.
@@ -138,10 +141,23 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	r.wg.Add(1)
+	go func() { // RTCP from UDP clients
+		defer r.wg.Done()
+		buf := make([]byte, 2048)
+		for {
+			n, err := r.rtcpConn.Read(buf)
+			if err != nil {
+				return
+			}
+			r.countReports(buf[:n])
+		}
+	}()
+	r.wg.Add(1)
 	go func() { // on cancel: stop accepting, drop every client at once
 		defer r.wg.Done()
 		<-ctx.Done()
 		_ = ln.Close()
+		_ = r.rtcpConn.Close() // ends the RTCP reader
 		r.mu.Lock()
 		r.closed = true
 		for c := range r.conns {
@@ -175,6 +191,28 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			delete(r.conns, nc)
 			r.mu.Unlock()
 		}()
+	}
+}
+
+// countReports counts receiver reports whose blocks are about one of this camera's
+// streams.
+func (r *run) countReports(b []byte) {
+	pkts, err := rtcp.Unmarshal(b)
+	if err != nil {
+		return
+	}
+	for _, p := range pkts {
+		rr, ok := p.(*rtcp.ReceiverReport)
+		if !ok {
+			continue
+		}
+		for _, rep := range rr.Reports {
+			for _, st := range r.streams {
+				if rep.SSRC == st.ssrcV || rep.SSRC == st.ssrcA {
+					r.srv.receiverReports.Add(1)
+				}
+			}
+		}
 	}
 }
 
@@ -239,9 +277,11 @@ func (r *run) serve(ctx context.Context, nc net.Conn) {
 			if _, err := io.ReadFull(br, hdr[:]); err != nil {
 				return
 			}
-			if _, err := br.Discard(int(hdr[2])<<8 | int(hdr[3])); err != nil {
+			buf := make([]byte, int(hdr[2])<<8|int(hdr[3]))
+			if _, err := io.ReadFull(br, buf); err != nil {
 				return
 			}
+			r.countReports(buf)
 			continue
 		}
 		req, err := rtsp.ReadRequest(br)
@@ -563,6 +603,10 @@ func Start(cfg Config, addr string) (*Instance, error) {
 // Freeze stops (true) or resumes (false) media on every path while the camera keeps
 // answering RTSP requests, as a hung encoder does.
 func (i *Instance) Freeze(frozen bool) { i.srv.frozen.Store(frozen) }
+
+// ReceiverReports is the number of RTCP receiver report blocks received about this
+// camera's streams.
+func (i *Instance) ReceiverReports() uint64 { return i.srv.receiverReports.Load() }
 
 // Dropped is the number of packets dropped for clients that fell behind.
 func (i *Instance) Dropped() uint64 { return i.srv.dropped.Load() }
