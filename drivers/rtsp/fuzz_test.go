@@ -3,7 +3,9 @@ package rtsp
 import (
 	"bufio"
 	"bytes"
+	"net"
 	"testing"
+	"time"
 )
 
 // FuzzReadResponse: whatever a camera sends, the reader returns an error or a message
@@ -105,5 +107,34 @@ func FuzzParseSPS(f *testing.F) {
 		if err == nil && (si.Width <= 0 || si.Height <= 0 || si.Width > 16384 || si.Height > 16384*2) {
 			t.Fatalf("implausible size %dx%d", si.Width, si.Height)
 		}
+	})
+}
+
+// FuzzMediaPath feeds arbitrary interleaved frames (RTP and RTCP on the video and
+// audio channels) through the session's whole media path: pion's RTP and RTCP
+// parsers, the depacketizer, the statistics and the delivery slots.
+func FuzzMediaPath(f *testing.F) {
+	f.Add([]byte("\x00\x0e\x80\x60\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x65\x88"))
+	f.Add([]byte("\x01\x1c\x80\xc8\x00\x06\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
+	f.Add([]byte("\x02\x0d\x80\x08\x00\x01\x00\x00\x00\xa0\x00\x00\x00\x02\xd5"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, _ := New(Config{URL: "rtsp://h/s", MaxAccessUnit: 8192}, nopSink{})
+		d := newDispatcher(nopSink{}, 4, &c.cnt)
+		d.start()
+		defer d.stop()
+		nc, peer := net.Pipe()
+		defer nc.Close()
+		defer peer.Close()
+		s := &session{c: c, d: d, nc: nc, vch: 0, ach: 2}
+		s.info.Video = &Track{PayloadType: 96, ClockRate: 90000}
+		s.info.Audio = &Track{Codec: CodecPCMA, PayloadType: 8, ClockRate: 8000}
+		s.depack = newH264Depacketizer(c.cfg.MaxAccessUnit, s.onAccessUnit)
+		for len(data) >= 2 {
+			ch, n := data[0]&3, min(int(data[1]), len(data)-2)
+			s.onFrame(ch, data[2:2+n])
+			data = data[2+n:]
+		}
+		_, _ = s.vstats.report(time.Now())
+		_, _ = s.astats.report(time.Now())
 	})
 }
