@@ -51,7 +51,8 @@ type session struct {
 	earlyMedia   bool        // play frames that arrive before the PLAY response
 
 	udpV, udpA *udpPair
-	serverIP   netip.Addr
+	serverIP   netip.Addr // the RTSP peer: RTCP goes there
+	sourceIP   netip.Addr // the source the camera declared in SETUP, if any
 
 	ssrc           uint32 // ours, in receiver reports
 	vstats, astats rtpStats
@@ -232,7 +233,7 @@ func (s *session) setup(t *Track, ch int) error {
 	tp := parseTransport(resp.Header.Get("Transport"))
 	if pair != nil {
 		if ip, err := netip.ParseAddr(tp["source"]); err == nil {
-			s.serverIP = ip.Unmap() // RTP comes from the camera's stated source
+			s.sourceIP = ip.Unmap() // RTP may come from the camera's stated source
 		}
 		a, b, _ := strings.Cut(tp["server_port"], "-")
 		rtcpPort, err := strconv.Atoi(b)

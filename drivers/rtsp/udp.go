@@ -90,7 +90,7 @@ func (s *session) readUDP(ctx context.Context, c *net.UDPConn, timed bool, handl
 			}
 			return
 		}
-		if s.serverIP.IsValid() && from.Addr().Unmap() != s.serverIP {
+		if ip := from.Addr().Unmap(); s.serverIP.IsValid() && ip != s.serverIP && ip != s.sourceIP {
 			continue // not from the camera
 		}
 		handle(buf[:n])

@@ -267,6 +267,24 @@ func (e *Engine) inTx(ctx context.Context, f func(tx *sql.Tx, out *[]Change) err
 	return nil
 }
 
+// GatewayDevice is the device id of alarms about the gateway itself.
+const GatewayDevice = "gateway"
+
+// RaiseLocal raises (or repeats) an alarm about the gateway itself, such as uplink_down.
+func (e *Engine) RaiseLocal(ctx context.Context, typ string, sev rules.Severity, condition string, detail map[string]any) error {
+	return e.inTx(ctx, func(tx *sql.Tx, out *[]Change) error {
+		d := rules.Decision{Op: rules.OpRaise, Type: typ, Severity: sev, Condition: condition, Detail: detail}
+		return e.raise(ctx, tx, GatewayDevice, "gateway", d, e.now().UnixMilli(), out)
+	})
+}
+
+// ClearLocal closes the gateway's own open alarms of condition, as a restoral does.
+func (e *Engine) ClearLocal(ctx context.Context, condition string) error {
+	return e.inTx(ctx, func(tx *sql.Tx, out *[]Change) error {
+		return e.apply(ctx, tx, GatewayDevice, "gateway", []rules.Decision{{Op: rules.OpClear, Condition: condition}}, e.now().UnixMilli(), out)
+	})
+}
+
 // Acknowledge marks a raised alarm as being handled by actor.
 func (e *Engine) Acknowledge(ctx context.Context, id, actor string) (Alarm, error) {
 	var a Alarm

@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/community-edge/edge/cloud/api"
 	"github.com/community-edge/edge/drivers"
 	"github.com/community-edge/edge/gateway/internal/alarm/rules"
 	"github.com/community-edge/edge/gateway/internal/seal"
@@ -33,6 +34,7 @@ type Config struct {
 	Security Security     `yaml:"security"`
 	Alink    Alink        `yaml:"alink"`
 	Alarms   rules.Config `yaml:"alarms"` // alarm limits per family and per device
+	Uplink   Uplink       `yaml:"uplink"` // the grid case system
 	Devices  []Device     `yaml:"devices"`
 	// DevicesCSV names CSV files of devices (see DeviceCSVHeader), relative to the config file.
 	DevicesCSV []string `yaml:"devices_csv"`
@@ -121,6 +123,32 @@ type APIToken struct {
 	Name  string `yaml:"name"`
 	Token string `yaml:"token"` // at least 16 characters; ${ENV} allowed
 	Role  string `yaml:"role"`  // admin, installer, duty, security
+}
+
+// Uplink configures the link to the city's grid case system.
+type Uplink struct {
+	Mode       string        `yaml:"mode"`       // "" (off), cloud (this project's cloud/) or webhook
+	Cloud      UplinkCloud   `yaml:"cloud"`      // with mode cloud
+	Webhook    UplinkWebhook `yaml:"webhook"`    // with mode webhook
+	Severities []string      `yaml:"severities"` // alarms sent; default [critical, high]; escalated ones always
+	Heartbeat  time.Duration `yaml:"heartbeat"`  // default 30s
+	DownAfter  time.Duration `yaml:"down_after"` // no answer this long raises uplink_down; default 2m
+}
+
+// UplinkCloud is the grid case system of cloud/: its URL and this gateway's credential, as
+// printed once by `cloud gateway add`.
+type UplinkCloud struct {
+	URL       string `yaml:"url"`
+	GatewayID string `yaml:"gateway_id"`
+	Key       string `yaml:"key"` // or GATEWAY_CLOUD_KEY
+}
+
+// UplinkWebhook feeds another grid system: each alert POSTed as JSON from a template.
+type UplinkWebhook struct {
+	URL          string            `yaml:"url"`
+	Headers      map[string]string `yaml:"headers"`
+	BodyTemplate string            `yaml:"body_template"` // Go template over the alert; default: the alert as JSON
+	CaseIDField  string            `yaml:"case_id_field"` // field of the JSON answer holding the case id
 }
 
 // Alink configures the Alibaba Cloud IoT thing-model dialect.
@@ -255,6 +283,9 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 			return nil, Errors{"yaml: " + err.Error()}
 		}
 	}
+	if v := getenv("GATEWAY_CLOUD_KEY"); v != "" {
+		c.Uplink.Cloud.Key = v
+	}
 	if v := getenv("GATEWAY_BROKER_PASSWORD"); v != "" {
 		c.Broker.External.Password = v
 	}
@@ -285,6 +316,42 @@ func splitComment(line []byte) (code, comment []byte) {
 		}
 	}
 	return append([]byte(nil), line...), nil
+}
+
+func (u Uplink) validate() Errors {
+	var p Errors
+	add := func(key, format string, args ...any) { p = append(p, "uplink."+key+": "+fmt.Sprintf(format, args...)) }
+	isURL := func(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+	switch u.Mode {
+	case "":
+	case "cloud":
+		if !isURL(u.Cloud.URL) {
+			add("cloud.url", "must be an http:// or https:// URL, got %q", u.Cloud.URL)
+		}
+		if u.Cloud.GatewayID == "" {
+			add("cloud.gateway_id", "required (printed by `cloud gateway add`)")
+		}
+		if k, err := api.DecodeKey(u.Cloud.Key); err != nil || len(k) < 16 {
+			add("cloud.key", "must be the key printed by `cloud gateway add` (or GATEWAY_CLOUD_KEY)")
+		}
+	case "webhook":
+		if !isURL(u.Webhook.URL) {
+			add("webhook.url", "must be an http:// or https:// URL, got %q", u.Webhook.URL)
+		}
+	default:
+		add("mode", "must be cloud, webhook or empty, got %q", u.Mode)
+	}
+	for i, s := range u.Severities {
+		switch s {
+		case "critical", "high", "medium", "low":
+		default:
+			add(fmt.Sprintf("severities[%d]", i), "must be critical, high, medium or low, got %q", s)
+		}
+	}
+	if u.Heartbeat < 0 || u.DownAfter < 0 {
+		add("heartbeat", "heartbeat and down_after must not be negative")
+	}
+	return p
 }
 
 var (
@@ -386,6 +453,7 @@ func (c *Config) Validate() Errors {
 		}
 	}
 	p = append(p, c.Alarms.Validate("alarms")...)
+	p = append(p, c.Uplink.validate()...)
 	p = append(p, c.validateSecurity()...)
 	p = append(p, c.validateDevices()...)
 	return p

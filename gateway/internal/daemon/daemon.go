@@ -26,6 +26,7 @@ import (
 	"github.com/community-edge/edge/gateway/internal/ingest"
 	"github.com/community-edge/edge/gateway/internal/store"
 	"github.com/community-edge/edge/gateway/internal/subscriber"
+	"github.com/community-edge/edge/gateway/internal/uplink"
 	"github.com/community-edge/edge/gateway/internal/users"
 )
 
@@ -43,6 +44,7 @@ type Gateway struct {
 	Drivers  *drivers.Registry
 	Pipeline *ingest.Pipeline
 	Alarms   *alarm.Engine
+	Uplink   *uplink.Uplink // nil when no uplink is configured
 	Metrics  *ingest.Metrics
 	Broker   *broker.Broker         // embedded mode
 	Sub      *subscriber.Subscriber // external mode
@@ -97,6 +99,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 	if err := g.Alarms.Migrate(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if g.Uplink, err = newUplink(cfg, st, g.Alarms, g.Devices, g.Registry, log.With("component", "uplink")); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if g.Uplink != nil {
+		if err := g.Uplink.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		g.Alarms.SetOutbox(g.Uplink)
 	}
 	g.Pipeline.AddHook(g.Alarms)
 	g.Pipeline.AddListener(g.Alarms.Committed)
@@ -171,6 +184,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	start(g.HTTP.Run, httpCtx)
 	start(g.Alarms.Run, httpCtx)
+	if g.Uplink != nil {
+		start(g.Uplink.Run, httpCtx)
+	}
 	g.log.Info("gateway running", "site", g.cfg.Site.Code, "broker", g.cfg.Broker.Mode, "devices", len(g.Devices.All()))
 
 	<-runCtx.Done()

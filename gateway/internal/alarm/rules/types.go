@@ -40,6 +40,7 @@ const (
 	TypeChargerFault      = "charger_fault"
 	TypeTempHigh          = "temperature_high"
 	TypeOverPower         = "over_power"
+	TypeUplinkDown        = "uplink_down" // the gateway cannot reach the grid case system
 )
 
 // Title is an alarm type's name for people.
@@ -61,4 +62,5 @@ var Titles = map[string]Title{
 	TypeChargerFault:      {"充电桩故障", "Charging post fault"},
 	TypeTempHigh:          {"充电端口温度持续过高", "Charging port temperature high"},
 	TypeOverPower:         {"充电功率超过额定值", "Charging power above the port's rating"},
+	TypeUplinkDown:        {"与网格中心的连接中断", "Link to the grid centre down"},
 }
