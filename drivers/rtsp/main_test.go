@@ -6,7 +6,6 @@ import (
 	"github.com/community-edge/edge/drivers/rtsp"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 // tests fail, not skip, without it).
 var testClips struct {
 	once      sync.Once
+	dir       string
 	main, sub *camera.Clip
 	err       error
 }
@@ -32,6 +32,7 @@ func clips(t testing.TB) (main, sub *camera.Clip) {
 			testClips.err = err
 			return
 		}
+		testClips.dir = dir
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		load := func(w, h int, audio bool) *camera.Clip {
@@ -59,12 +60,8 @@ func clips(t testing.TB) (main, sub *camera.Clip) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if testClips.main != nil {
-		// clips live in a temp dir named by GenerateClip's caller; best effort cleanup
-		matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "rtsp-test-clips*"))
-		for _, d := range matches {
-			os.RemoveAll(d)
-		}
+	if testClips.dir != "" {
+		os.RemoveAll(testClips.dir) // the clips are in memory by now
 	}
 	os.Exit(code)
 }
