@@ -5,6 +5,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/community-edge/edge/gateway/internal/console"
 )
 
 // routes registers every endpoint. Each one but /healthz sits behind authenticate and names
@@ -32,8 +34,14 @@ func (s *Server) routes(d Deps) chi.Router {
 			r.With(s.require(RoleAdmin, RoleDuty)).Post("/alarms/{id}/ack", s.ackAlarm)
 			r.With(s.require(RoleAdmin, RoleDuty)).Post("/alarms/{id}/resolve", s.resolveAlarm)
 			r.With(s.require(RoleAdmin, RoleDuty, RoleSecurity)).Get("/stream", s.stream)
+
+			// the site (for the console's labels and time zone) and this API's description (site.go)
+			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/site", s.siteInfo)
+			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/openapi.yaml", s.openAPIDoc)
 		})
 	})
+	// the duty console's static assets: no data, no login; all data comes from /api/v1
+	r.Get("/*", console.Handler().ServeHTTP)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "not found") })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
