@@ -35,6 +35,7 @@ type Config struct {
 	Alink    Alink        `yaml:"alink"`
 	Alarms   rules.Config `yaml:"alarms"` // alarm limits per family and per device
 	Uplink   Uplink       `yaml:"uplink"` // the grid case system
+	Influx   Influx       `yaml:"influx"` // time series (influx.go)
 	Devices  []Device     `yaml:"devices"`
 	// DevicesCSV names CSV files of devices (see DeviceCSVHeader), relative to the config file.
 	DevicesCSV []string `yaml:"devices_csv"`
@@ -212,6 +213,7 @@ func Default() *Config {
 		Ingest:   Ingest{MaxPayloadBytes: 64 << 10, BatchMax: 1024, QueueMax: 65536, StatusFlush: 10 * time.Second},
 		HTTP:     HTTP{Listen: ":8080"},
 		Security: Security{SessionLifetime: 12 * time.Hour, SessionIdle: 2 * time.Hour},
+		Influx:   defaultInflux(),
 	}
 }
 
@@ -291,6 +293,9 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	}
 	if v := getenv("GATEWAY_DATA_KEY"); v != "" {
 		c.Security.DataKey = v
+	}
+	if v := getenv("GATEWAY_INFLUX_TOKEN"); v != "" {
+		c.Influx.Token = v
 	}
 	problems = append(problems, c.Validate()...)
 	if len(problems) > 0 {
@@ -454,6 +459,7 @@ func (c *Config) Validate() Errors {
 	}
 	p = append(p, c.Alarms.Validate("alarms")...)
 	p = append(p, c.Uplink.validate()...)
+	p = append(p, c.Influx.validate()...)
 	p = append(p, c.validateSecurity()...)
 	p = append(p, c.validateDevices()...)
 	return p

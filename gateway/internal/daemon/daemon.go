@@ -26,6 +26,7 @@ import (
 	"github.com/community-edge/edge/gateway/internal/ingest"
 	"github.com/community-edge/edge/gateway/internal/store"
 	"github.com/community-edge/edge/gateway/internal/subscriber"
+	"github.com/community-edge/edge/gateway/internal/tsdb"
 	"github.com/community-edge/edge/gateway/internal/uplink"
 	"github.com/community-edge/edge/gateway/internal/users"
 )
@@ -43,6 +44,7 @@ type Gateway struct {
 	Devices  *devices.Registry
 	Drivers  *drivers.Registry
 	Pipeline *ingest.Pipeline
+	TSDB     *tsdb.Writer // nil when influx.url is empty
 	Alarms   *alarm.Engine
 	Uplink   *uplink.Uplink // nil when no uplink is configured
 	Metrics  *ingest.Metrics
@@ -114,6 +116,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 	g.Pipeline.AddHook(g.Alarms)
 	g.Pipeline.AddListener(g.Alarms.Committed)
 	g.Pipeline.AddTelemetryObserver(g.Alarms.Telemetry)
+	if x := cfg.Influx; x.URL != "" {
+		w, err := tsdb.New(tsdb.Config{URL: x.URL, Org: x.Org, Bucket: x.Bucket, Token: x.Token, BatchSize: x.BatchSize,
+			FlushInterval: x.FlushInterval, Timeout: x.Timeout, SpoolDir: filepath.Join(cfg.Path(cfg.DataDir), "tsdb-spool"),
+			SpoolMaxBytes: x.SpoolMaxBytes, SpoolMaxAge: x.SpoolMaxAge}, g.Registry, log.With("component", "tsdb"))
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		g.TSDB = w
+		g.Pipeline.SetTelemetrySink(w)
+		g.Pipeline.AddListener(w.Events)
+	}
 	g.Registry.MustRegister(newDeviceCollector(g.Devices), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gateway_ingest_queue_events", Help: "Events waiting to be stored."}, func() float64 { return float64(g.Pipeline.QueueLen()) }))
 
@@ -134,6 +148,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 	g.HTTP = httpapi.New(cfg.HTTP.Listen, cfg.HTTP.APITokens, httpapi.Deps{Devices: g.Devices, Store: st, Gatherer: g.Registry, Alarms: g.Alarms, Site: cfg.Site,
 		Users: sec.users, TLS: sec.tls,
 		Ready: func() error { return st.DB().PingContext(context.Background()) }}, log.With("component", "http"))
+	if g.TSDB != nil {
+		g.HTTP.AddSeries(g.TSDB)
+	}
 	return g, nil
 }
 
@@ -161,6 +178,20 @@ func (g *Gateway) Run(ctx context.Context) error {
 	defer stopTransport()
 	defer stopHTTP()
 
+	// The time series writer starts first and stops last: it acknowledges telemetry until the
+	// transports are closed.
+	tsdbCtx, stopTSDB := context.WithCancel(context.Background())
+	defer stopTSDB()
+	tsdbDone := make(chan struct{})
+	go func() {
+		defer close(tsdbDone)
+		if g.TSDB != nil {
+			if err := g.TSDB.Run(tsdbCtx); err != nil {
+				fail(err)
+				failed()
+			}
+		}
+	}()
 	pipeDone := make(chan struct{})
 	go func() {
 		defer close(pipeDone)
@@ -196,6 +227,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	stopTransport()
 	stopHTTP()
 	wg.Wait()
+	stopTSDB()
+	<-tsdbDone
 	g.log.Info("gateway stopped")
 	return errors.Join(errs...)
 }
