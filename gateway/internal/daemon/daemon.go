@@ -112,6 +112,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 		g.Alarms.SetOutbox(g.Uplink)
+		g.Alarms.AddListener(g.Uplink.Committed)
 	}
 	g.Pipeline.AddHook(g.Alarms)
 	g.Pipeline.AddListener(g.Alarms.Committed)

@@ -171,11 +171,21 @@ func (u *Uplink) AlarmChanged(ctx context.Context, tx *sql.Tx, c alarm.Change) e
 		a.ID, reason, string(alert), now, now); err != nil {
 		return fmt.Errorf("uplink: queue %s: %w", a.ID, err)
 	}
-	select { // a wake-up for a transaction that then rolls back only costs a look at the table
-	case u.wake <- struct{}{}:
-	default:
+	return nil // the sender is woken by Committed, once this transaction is on disk
+}
+
+// Committed is the alarm engine's listener: changes are on disk, so a queued alert can be read
+// by the sender now. (Waking it from AlarmChanged would race the commit.)
+func (u *Uplink) Committed(cs []alarm.Change) {
+	for _, c := range cs {
+		if c.Kind == alarm.ChangeRaised || c.Kind == alarm.ChangeEscalated {
+			select {
+			case u.wake <- struct{}{}:
+			default:
+			}
+			return
+		}
 	}
-	return nil
 }
 
 // medical alarm types: only these carry the resident's medical notes to the city.
@@ -300,7 +310,7 @@ func (u *Uplink) deliverDue(ctx context.Context) time.Duration {
 		}
 	}
 	rows.Close()
-	wait := time.Minute
+	wait := 5 * time.Second // a safety net: new entries wake the sender at once
 	blocked := map[string]bool{} // an alarm whose earlier entry is not through waits for it
 	for _, e := range es {
 		if ctx.Err() != nil {
