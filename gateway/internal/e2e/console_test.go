@@ -201,6 +201,7 @@ func TestConsoleDutyHandlesSOS(t *testing.T) {
 	if tl := b.text("#timeline"); !strings.Contains(tl, "报警") {
 		t.Errorf("timeline lacks the raise:\n%s", tl)
 	}
+	t.Logf("alarm page screenshot: %s", b.screenshot(screenshotDir(t), "alarm-detail.png"))
 
 	// acknowledge: the siren stops, the flashing ends
 	b.do(5*time.Second, "acknowledge", chromedp.Click(chromedp.CSS("#ack-btn")))

@@ -1,6 +1,6 @@
 // The console's shell: login state, the header (site, navigation, link state, clock, sound,
 // language), the hash router and the live feed every page shares.
-import { t, lang, setLang, translateStatic } from "./i18n.js";
+import { t, lang, pick, setLang, translateStatic } from "./i18n.js";
 import { api, me, logout, session, whenLoggedOut } from "./api.js";
 import { site, dateTime } from "./format.js";
 import { AlarmFeed } from "./feed.js";
@@ -157,7 +157,7 @@ feed.addEventListener("change", (e) => {
   if (live && change.kind === "raised") {
     const a = change.alarm;
     if (a.severity !== "critical") siren.chime();
-    ctx.announce(t("queue.newAlarm", { title: a.title_zh && lang() === "zh" ? a.title_zh : a.title_en }));
+    ctx.announce(t("queue.newAlarm", { title: pick(a.title_zh, a.title_en) }));
   }
 });
 whenLoggedOut(() => {
