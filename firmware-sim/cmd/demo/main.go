@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -48,6 +49,8 @@ func run() error {
 	cfg := func(p string) string { return filepath.Join(root, "configs", p) }
 
 	progs := []*program{
+		{name: "cloud", pkg: "./cloud/cmd/cloud", args: []string{"run", "-config", cfg("cloud.demo.yaml")},
+			ready: httpReady("http://127.0.0.1:8480/healthz")},
 		{name: "gateway", pkg: "./gateway/cmd/gateway", args: []string{"run", "-config", cfg("demo.yaml")},
 			ready: httpReady("http://127.0.0.1:8080/healthz")},
 		{name: "camsim", pkg: "./firmware-sim/cmd/camsim", args: []string{"-listen", "127.0.0.1:8554", "-user", "admin", "-pass", "demo-camera-pass"}},
@@ -62,6 +65,9 @@ func run() error {
 		if err := b.Run(); err != nil {
 			return fmt.Errorf("building %s: %w", p.name, err)
 		}
+	}
+	if err := demoUsers(ctx, filepath.Join(bin, "gateway"), cfg("demo.yaml")); err != nil {
+		return err
 	}
 	defer func() {
 		for i := len(progs) - 1; i >= 0; i-- {
@@ -88,6 +94,8 @@ func run() error {
 	fmt.Print(`
 ────────────────────────────────────────────────────────────────────────
  演示已启动 / demo running
+   duty console  http://127.0.0.1:8080/   log in as duty, security or admin, password demo-pass-2025
+   grid centre   http://127.0.0.1:8480/   log in as dispatcher, wuye, inspector or demo, password demo-pass-2025
    gateway API   http://127.0.0.1:8080/api/v1/devices
                  (header  Authorization: Bearer demo-admin-token-please-change)
    metrics       http://127.0.0.1:8080/metrics  (same header)
@@ -110,6 +118,22 @@ func run() error {
 	case name := <-exited:
 		return fmt.Errorf("%s exited; stopping the demo", name)
 	}
+}
+
+// demoPassword is every demo login's password.
+const demoPassword = "demo-pass-2025"
+
+// demoUsers makes the console's demo logins, once: a user that exists is left as it is.
+func demoUsers(ctx context.Context, gateway, config string) error {
+	for _, u := range [][2]string{{"admin", "admin"}, {"duty", "duty"}, {"security", "security"}, {"installer", "installer"}} {
+		cmd := exec.CommandContext(ctx, gateway, "user", "add", u[0], "-role", u[1], "-password-stdin", "-config", config)
+		cmd.Stdin = strings.NewReader(demoPassword + "\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil && !strings.Contains(string(out), "exists") {
+			return fmt.Errorf("demo user %s: %v: %s", u[0], err, out)
+		}
+	}
+	return nil
 }
 
 func stopProgram(p *program) {
