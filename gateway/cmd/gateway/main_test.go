@@ -35,6 +35,7 @@ func TestCheckConfigAcceptsShippedConfigs(t *testing.T) {
 		t.Setenv("GATEWAY_API_TOKEN", "example-token-0123456789")
 		t.Setenv("GATEWAY_BROKER_PASSWORD", "broker-password")
 		t.Setenv("CH_0001_PASSWORD", "charger-password-1")
+		t.Setenv("GATEWAY_INFLUX_TOKEN", "user:password")
 		if code := run([]string{"check-config", "-config", path}, &out, &errb); code != 0 {
 			t.Errorf("%s rejected:\n%s", f, errb.String())
 		}
