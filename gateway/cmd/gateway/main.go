@@ -26,6 +26,7 @@ Usage:
   gateway run -config FILE            run the gateway
   gateway check-config -config FILE   validate a configuration; prints every problem with its key
   gateway user add|passwd|remove|list manage console users (gateway user help)
+  gateway mosquitto-passwd -config FILE   print a Mosquitto password file of every device's login
   gateway version                     print the version
 `
 
@@ -46,6 +47,8 @@ func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "check-config":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "mosquitto-passwd":
+		return cmdMosquittoPasswd(args[1:], stdout, stderr)
 	case "user":
 		return cmdUser(args[1:], stdin, stdout, stderr)
 	case "version":
