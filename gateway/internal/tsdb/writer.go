@@ -68,6 +68,9 @@ func (c *Config) setDefaults() {
 // dropped (they are in the local store).
 const intakeMax = 4 << 20
 
+// appendLinger is how long the appender lets points gather after a write.
+const appendLinger = 2 * time.Millisecond
+
 // intake collects encoded points (and the acknowledgements they wait for) for one spool's
 // appender.
 type intake struct {
@@ -327,5 +330,10 @@ func (w *Writer) appendLoop(in *intake, sp *spool) {
 			in.mu.Unlock()
 		}
 		clear(acks)
+		if !closed {
+			// let points gather: one write(2) per linger at most under load, instead of one
+			// per message; acknowledgements wait this much longer at most
+			time.Sleep(appendLinger)
+		}
 	}
 }
