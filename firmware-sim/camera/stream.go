@@ -96,6 +96,9 @@ type stream struct {
 
 	mu     sync.Mutex
 	subs   map[*client]struct{}
+	// starting holds clients whose video starts at the next keyframe: like many IP cameras, a
+	// new session never begins with frames that reference a picture it did not get.
+	starting map[*client]bool
 	seqV   uint16
 	seqA   uint16
 	tsV    uint32 // timestamp of the next video frame
@@ -119,6 +122,7 @@ func newStream(c *Clip, frozen *atomic.Bool) *stream {
 		tsV:      rand.Uint32(),
 		tsA:      rand.Uint32(),
 		subs:     make(map[*client]struct{}),
+		starting: make(map[*client]bool),
 	}
 }
 
@@ -126,12 +130,14 @@ func (s *stream) subscribe(c *client) (seqV uint16, tsV uint32, seqA uint16, tsA
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subs[c] = struct{}{}
+	s.starting[c] = true
 	return s.seqV, s.tsV, s.seqA, s.tsA
 }
 
 func (s *stream) unsubscribe(c *client) {
 	s.mu.Lock()
 	delete(s.subs, c)
+	delete(s.starting, c)
 	s.mu.Unlock()
 }
 
@@ -173,15 +179,19 @@ func (s *stream) run(ctx context.Context) {
 
 func (s *stream) sendFrame() {
 	pl := s.payloads[s.frames%len(s.payloads)]
+	key := s.clip.Frames[s.frames%len(s.clip.Frames)].Key
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if key {
+		clear(s.starting)
+	}
 	for i, p := range pl {
 		b := rtpHeader(videoPT, i == len(pl)-1, s.seqV, s.tsV, s.ssrcV, len(p))
 		b = append(b, p...)
 		s.seqV++
 		s.pktV++
 		s.octV += uint32(len(p))
-		s.broadcast(packet{data: b})
+		s.broadcastVideo(packet{data: b})
 	}
 	s.frames++
 	s.tsV += uint32(videoClock / s.clip.FPS)
@@ -224,6 +234,18 @@ func (s *stream) broadcast(p packet) {
 	}
 	for c := range s.subs {
 		c.offer(p)
+	}
+}
+
+// broadcastVideo offers a video packet to every client whose video has started.
+func (s *stream) broadcastVideo(p packet) {
+	if s.frozen.Load() {
+		return
+	}
+	for c := range s.subs {
+		if !s.starting[c] {
+			c.offer(p)
+		}
 	}
 }
 
