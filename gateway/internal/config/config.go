@@ -33,9 +33,11 @@ type Config struct {
 	HTTP     HTTP         `yaml:"http"`
 	Security Security     `yaml:"security"`
 	Alink    Alink        `yaml:"alink"`
-	Alarms   rules.Config `yaml:"alarms"` // alarm limits per family and per device
-	Uplink   Uplink       `yaml:"uplink"` // the grid case system
-	Influx   Influx       `yaml:"influx"` // time series (influx.go)
+	Alarms   rules.Config `yaml:"alarms"`  // alarm limits per family and per device
+	Uplink   Uplink       `yaml:"uplink"`  // the grid case system
+	Influx   Influx       `yaml:"influx"`  // time series (influx.go)
+	Cameras  []Camera     `yaml:"cameras"` // RTSP cameras relayed to viewers (video.go)
+	Video    Video        `yaml:"video"`   // the relay and WebRTC (video.go)
 	Devices  []Device     `yaml:"devices"`
 	// DevicesCSV names CSV files of devices (see DeviceCSVHeader), relative to the config file.
 	DevicesCSV []string `yaml:"devices_csv"`
@@ -214,6 +216,7 @@ func Default() *Config {
 		HTTP:     HTTP{Listen: ":8080"},
 		Security: Security{SessionLifetime: 12 * time.Hour, SessionIdle: 2 * time.Hour},
 		Influx:   defaultInflux(),
+		Video:    defaultVideo(),
 	}
 }
 
@@ -460,6 +463,7 @@ func (c *Config) Validate() Errors {
 	p = append(p, c.Alarms.Validate("alarms")...)
 	p = append(p, c.Uplink.validate()...)
 	p = append(p, c.Influx.validate()...)
+	p = append(p, c.validateVideo()...)
 	p = append(p, c.validateSecurity()...)
 	p = append(p, c.validateDevices()...)
 	return p

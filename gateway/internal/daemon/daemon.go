@@ -29,6 +29,7 @@ import (
 	"github.com/community-edge/edge/gateway/internal/tsdb"
 	"github.com/community-edge/edge/gateway/internal/uplink"
 	"github.com/community-edge/edge/gateway/internal/users"
+	"github.com/community-edge/edge/gateway/internal/video"
 )
 
 // Version is the gateway's version, set at build time with -ldflags.
@@ -47,6 +48,8 @@ type Gateway struct {
 	TSDB     *tsdb.Writer // nil when influx.url is empty
 	Alarms   *alarm.Engine
 	Uplink   *uplink.Uplink // nil when no uplink is configured
+	Video    *video.Hub     // the camera relay (video.go)
+	WebRTC   *video.Relay   // its WebRTC viewers
 	Metrics  *ingest.Metrics
 	Broker   *broker.Broker         // embedded mode
 	Sub      *subscriber.Subscriber // external mode
@@ -152,6 +155,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 	if g.TSDB != nil {
 		g.HTTP.AddSeries(g.TSDB)
 	}
+	g.Video, g.WebRTC = newVideo(cfg, st, g.Alarms, log)
+	g.HTTP.AddCameras(g.Video, g.WebRTC)
 	return g, nil
 }
 
@@ -218,6 +223,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	start(g.Alarms.Run, httpCtx)
 	if g.Uplink != nil {
 		start(g.Uplink.Run, httpCtx)
+	}
+	if len(g.cfg.Cameras) > 0 { // the WebRTC port is opened only for a site with cameras
+		start(g.Video.Run, httpCtx)
+		start(g.WebRTC.Run, httpCtx)
 	}
 	g.log.Info("gateway running", "site", g.cfg.Site.Code, "broker", g.cfg.Broker.Mode, "devices", len(g.Devices.All()))
 

@@ -40,7 +40,8 @@ const (
 	TypeChargerFault      = "charger_fault"
 	TypeTempHigh          = "temperature_high"
 	TypeOverPower         = "over_power"
-	TypeUplinkDown        = "uplink_down" // the gateway cannot reach the grid case system
+	TypeUplinkDown        = "uplink_down"    // the gateway cannot reach the grid case system
+	TypeCameraOffline     = "camera_offline" // a camera cannot be reached (condition camera_offline:<id>)
 )
 
 // Title is an alarm type's name for people.
@@ -63,4 +64,5 @@ var Titles = map[string]Title{
 	TypeTempHigh:          {"充电端口温度持续过高", "Charging port temperature high"},
 	TypeOverPower:         {"充电功率超过额定值", "Charging power above the port's rating"},
 	TypeUplinkDown:        {"与网格中心的连接中断", "Link to the grid centre down"},
+	TypeCameraOffline:     {"摄像机离线", "Camera offline"},
 }

@@ -1,0 +1,51 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/pion/webrtc/v3"
+
+	"github.com/community-edge/edge/gateway/internal/alarm"
+	"github.com/community-edge/edge/gateway/internal/audit"
+	"github.com/community-edge/edge/gateway/internal/config"
+	"github.com/community-edge/edge/gateway/internal/store"
+	"github.com/community-edge/edge/gateway/internal/video"
+)
+
+// newVideo builds the camera relay and its WebRTC side; every finished viewing is audited
+// as camera.view with its start and end.
+func newVideo(cfg *config.Config, st *store.Store, alarms *alarm.Engine, log *slog.Logger) (*video.Hub, *video.Relay) {
+	v := cfg.Video
+	var cams []video.Camera
+	for _, c := range cfg.Cameras {
+		cams = append(cams, video.Camera{ID: c.ID, Name: c.Name, Building: c.Building, URL: c.URL,
+			Username: c.Username, Password: c.Password, AlwaysOn: c.AlwaysOn})
+	}
+	grace := v.IdleGrace
+	if grace == 0 {
+		grace = -1 // configured 0: close at once
+	}
+	hub := video.New(video.Config{Cameras: cams, IdleGrace: grace, OfflineAfter: v.OfflineAfter, StaleAfter: v.StaleAfter,
+		ViewerQueue: v.ViewerQueue}, alarms, log.With("component", "video"))
+	var ice []webrtc.ICEServer
+	for _, s := range v.WebRTC.ICEServers {
+		ice = append(ice, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	vlog := log.With("component", "webrtc")
+	ended := func(view video.View) {
+		detail, _ := json.Marshal(map[string]any{"session": view.Session, "start": view.Start.UTC().Format(time.RFC3339Nano),
+			"end": view.End.UTC().Format(time.RFC3339Nano), "seconds": view.End.Sub(view.Start).Seconds(), "dropped_frames": view.Drops})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := audit.Record(ctx, st.DB(), audit.Entry{Actor: view.User, Action: "camera.view", Target: view.Camera,
+			Detail: string(detail), Remote: view.Remote}); err != nil {
+			vlog.Error("auditing camera.view", "err", err)
+		}
+	}
+	relay := video.NewRelay(hub, video.RelayConfig{UDPPort: v.WebRTC.UDPPort, ListenIP: v.WebRTC.ListenIP,
+		NAT1To1IPs: v.WebRTC.NAT1To1IPs, ICEServers: ice, MaxViewers: v.WebRTC.MaxViewers}, ended, vlog)
+	return hub, relay
+}
