@@ -18,6 +18,7 @@ import (
 
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/tsdb"
+	"github.com/community-edge/edge/gateway/internal/video"
 )
 
 // notAPI are routes the OpenAPI document leaves out on purpose.
@@ -40,6 +41,8 @@ func fullServer(t *testing.T) *Server {
 		Deps{Site: config.Site{Code: "s1", Name: "幸福社区", TimeZone: "Asia/Shanghai", GridCode: "110105001002003"}},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.AddSeries(noSeries{})
+	hub := video.New(video.Config{}, nil, slog.New(slog.DiscardHandler))
+	s.AddCameras(hub, video.NewRelay(hub, video.RelayConfig{}, nil, slog.New(slog.DiscardHandler)))
 	return s
 }
 
