@@ -27,6 +27,7 @@ Usage:
   gateway check-config -config FILE   validate a configuration; prints every problem with its key
   gateway user add|passwd|remove|list manage console users (gateway user help)
   gateway mosquitto-passwd -config FILE   print a Mosquitto password file of every device's login
+  gateway camera probe URL            connect to a camera and print what it streams, or why not
   gateway version                     print the version
 `
 
@@ -51,6 +52,8 @@ func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdMosquittoPasswd(args[1:], stdout, stderr)
 	case "user":
 		return cmdUser(args[1:], stdin, stdout, stderr)
+	case "camera":
+		return cmdCamera(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gateway", versionString())
 		return 0

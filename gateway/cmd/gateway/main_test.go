@@ -38,6 +38,7 @@ func TestCheckConfigAcceptsShippedConfigs(t *testing.T) {
 		t.Setenv("GATEWAY_BROKER_PASSWORD", "broker-password")
 		t.Setenv("CH_0001_PASSWORD", "charger-password-1")
 		t.Setenv("GATEWAY_INFLUX_TOKEN", "user:password")
+		t.Setenv("CAM_GATE_EAST_PASSWORD", "camera-password")
 		if code := run([]string{"check-config", "-config", path}, &out, &errb); code != 0 {
 			t.Errorf("%s rejected:\n%s", f, errb.String())
 		}

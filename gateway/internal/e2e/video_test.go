@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -306,6 +308,46 @@ func TestVideoRelayWHEP(t *testing.T) {
 	for _, e := range entries {
 		if e.Actor != "e2e" || e.Target != "cam-east" || !strings.Contains(e.Detail, `"start"`) || !strings.Contains(e.Detail, `"end"`) {
 			t.Errorf("audit entry: %+v", e)
+		}
+	}
+}
+
+// TestCameraProbe: the installer's probe, on the command line and through the API, reports
+// what the camera streams, or a clear reason.
+func TestCameraProbe(t *testing.T) {
+	cam := startCamera(t, 320, 240)
+	out, err := exec.Command(gatewayBin, "camera", "probe", fmt.Sprintf("rtsp://%s:%s@%s/main", camUser, camPass, cam.addr)).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "320x240") || !strings.Contains(string(out), "25.00 fps") ||
+		!strings.Contains(string(out), "50 frames") || !strings.Contains(string(out), "PCMA") || !strings.Contains(string(out), "baseline") {
+		t.Errorf("gateway camera probe: %v\n%s", err, out)
+	}
+	gw := newGateway(t, &brokerEnv{mode: "embedded"}, nil, "")
+	for _, tc := range []struct {
+		name, url, user, pass, reason string
+	}{
+		{"ok", "rtsp://" + cam.addr + "/main", camUser, camPass, ""},
+		{"wrong password", "rtsp://" + cam.addr + "/main", camUser, "wrong-password", "unauthorized"},
+		{"wrong path", "rtsp://" + cam.addr + "/nope", camUser, camPass, "not_found"},
+		{"unreachable", fmt.Sprintf("rtsp://127.0.0.1:%d/main", freePort(t)), camUser, camPass, "unreachable"},
+	} {
+		body, _ := json.Marshal(map[string]any{"url": tc.url, "username": tc.user, "password": tc.pass, "timeout_ms": 8000})
+		code, resp := gw.do("POST", "/api/v1/cameras/probe", string(body))
+		var rep struct {
+			OK     bool    `json:"ok"`
+			Reason string  `json:"reason"`
+			Width  int     `json:"width"`
+			FPS    float64 `json:"frame_rate"`
+			GOP    int     `json:"gop"`
+			Audio  string  `json:"audio"`
+		}
+		json.Unmarshal(resp, &rep)
+		switch {
+		case code != 200:
+			t.Errorf("%s: status %d %s", tc.name, code, resp)
+		case tc.reason == "" && (!rep.OK || rep.Width != 320 || rep.GOP != camGOP || rep.Audio != "PCMA" || rep.FPS < 24 || rep.FPS > 26):
+			t.Errorf("%s: %s", tc.name, resp)
+		case tc.reason != "" && (rep.OK || rep.Reason != tc.reason):
+			t.Errorf("%s: want reason %s, got %s", tc.name, tc.reason, resp)
 		}
 	}
 }
