@@ -12,6 +12,7 @@ import * as alarmView from "./views/alarm.js";
 import * as historyView from "./views/history.js";
 import * as devicesView from "./views/devices.js";
 import * as usersView from "./views/users.js";
+import * as camerasView from "./views/cameras.js";
 
 const routes = {
   login: loginView.render,
@@ -21,6 +22,7 @@ const routes = {
   devices: devicesView.render,
   device: devicesView.renderOne,
   users: usersView.render,
+  cameras: camerasView.render,
 };
 
 const main = document.getElementById("view");
