@@ -83,6 +83,8 @@ func (r *Relay) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("video: webrtc udp port: %w", err)
 	}
+	conn.SetReadBuffer(4 << 20) // the kernel caps these at net.core.[rw]mem_max
+	conn.SetWriteBuffer(4 << 20)
 	mux := webrtc.NewICEUDPMux(nil, conn)
 	se := webrtc.SettingEngine{}
 	se.SetICEUDPMux(mux)
@@ -300,18 +302,23 @@ loop:
 	}
 }
 
-// catchUpDur is the spacing of cached frames sent to a joining viewer: the player runs
-// through the GOP to the live picture instead of replaying it at its own pace.
-const catchUpDur = time.Millisecond
+// Cached frames sent to a joining viewer are stamped catchUpDur apart, so the player runs
+// through the GOP to the live picture instead of replaying it at its own pace, and are paced
+// at catchUpRate so the burst does not overflow socket buffers on the way.
+const (
+	catchUpDur  = time.Millisecond
+	catchUpRate = 40e6 // bits per second
+)
 
 func (s *session) write(it Item) error {
 	switch {
 	case it.Frame != nil:
-		d := it.Frame.Dur
-		if it.CatchUp {
-			d = catchUpDur
+		if !it.CatchUp {
+			return s.video.WriteSample(media.Sample{Data: it.Frame.AnnexB, Duration: it.Frame.Dur})
 		}
-		return s.video.WriteSample(media.Sample{Data: it.Frame.AnnexB, Duration: d})
+		err := s.video.WriteSample(media.Sample{Data: it.Frame.AnnexB, Duration: catchUpDur})
+		time.Sleep(time.Duration(float64(len(it.Frame.AnnexB)*8) / catchUpRate * float64(time.Second)))
+		return err
 	case it.Audio != nil && s.audio != nil:
 		return s.audio.WriteSample(media.Sample{Data: it.Audio.Payload, Duration: it.Audio.Dur})
 	}
