@@ -54,7 +54,7 @@ type running struct {
 	stop func()
 }
 
-func startWriter(t *testing.T, influxURL, spoolDir string, tune func(*Config)) *running {
+func startWriter(t testing.TB, influxURL, spoolDir string, tune func(*Config)) *running {
 	t.Helper()
 	cfg := Config{URL: influxURL, Org: "test", Bucket: testenv.InfluxBucket, Token: testenv.InfluxToken,
 		BatchSize: 500, FlushInterval: 50 * time.Millisecond, Timeout: 2 * time.Second, SpoolDir: spoolDir}
@@ -430,6 +430,9 @@ func (p *faultProxy) handler(target string) http.Handler {
 		case "429":
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, `{"code":"too many requests","message":"test proxy"}`, http.StatusTooManyRequests)
+		case "once": // this write passes, the next ones fail
+			p.mode.Store("500")
+			rp.ServeHTTP(w, r)
 		case "slow":
 			// forwarded, but the answer comes after the writer's timeout: it must retry
 			rp.ServeHTTP(httptest.NewRecorder(), r)
@@ -512,4 +515,29 @@ func TestFaultyInfluxLosesNothing(t *testing.T) {
 	if grew := int64(peak.Load()) - int64(base.HeapAlloc); grew > 24<<20 {
 		t.Errorf("heap grew by %d MiB while spooling ~%d MiB", grew>>20, burst*60>>20)
 	}
+}
+
+// TestBacklogRetriedWithoutLiveData: InfluxDB comes back, takes one batch, fails again while
+// no new data arrives: the backlog itself must probe it and go through once it is back.
+func TestBacklogRetriedWithoutLiveData(t *testing.T) {
+	p := &faultProxy{}
+	p.mode.Store("500")
+	srv := httptest.NewServer(p.handler(shared.URL))
+	defer srv.Close()
+	r := startWriter(t, srv.URL, t.TempDir(), nil)
+	const n = 3000
+	for i := 0; i < n; i++ {
+		r.telemetry("probe", "cb-1", nil, 1700000000000+int64(i), float64(i))
+	}
+	eventually(t, 10*time.Second, func() (bool, string) { return r.metric("gateway_tsdb_influx_up") == 0, "still up" })
+	p.mode.Store("once")
+	eventually(t, 10*time.Second, func() (bool, string) {
+		return r.metric("gateway_tsdb_points_written_total") > 0 && r.metric("gateway_tsdb_influx_up") == 0,
+			fmt.Sprintf("written %v, up %v", r.metric("gateway_tsdb_points_written_total"), r.metric("gateway_tsdb_influx_up"))
+	})
+	p.mode.Store("pass")
+	eventually(t, 20*time.Second, func() (bool, string) {
+		c := count(t, shared, "callbutton", "probe", "battery_pct")
+		return c == n, fmt.Sprintf("%d of %d points", c, n)
+	})
 }

@@ -50,7 +50,8 @@ func (s *sender) run(ctx context.Context) {
 			}
 			sent = true
 		}
-		if p, ok := s.sp.backlogPos(); ok && !s.down {
+		// while InfluxDB is away the live batch probes it; with no live data the backlog does
+		if p, ok := s.sp.backlogPos(); ok && (!s.down || s.live.points == 0) {
 			if s.back.points == 0 {
 				s.back.reset(p)
 			}

@@ -289,13 +289,14 @@ func (s *spool) unsentAt(p pos) bool {
 func (s *spool) dropOldest(reason string) {
 	seg := s.segs[0]
 	var points uint64
+	var meta [metaLen]byte // not s.metaBuf: the sender reads with that outside mu
 	f, err := os.Open(filepath.Join(s.cfg.Dir, segName(seg.id)))
 	if err == nil {
 		for off := int64(0); off < seg.size; {
-			if _, err := f.ReadAt(s.metaBuf[:], off); err != nil {
+			if _, err := f.ReadAt(meta[:], off); err != nil {
 				break
 			}
-			m, err := parseMeta(s.metaBuf[:])
+			m, err := parseMeta(meta[:])
 			if err != nil {
 				break
 			}
@@ -398,6 +399,16 @@ func (s *spool) fill(b *batch, maxPoints int) {
 			return
 		}
 		m, lines, err := s.readRecord(f, b.to.off, size)
+		if err != nil && !errors.Is(err, errShort) && !errors.Is(err, errCorrupt) {
+			s.mu.Lock()
+			gone := b.to.seg < s.segs[0].id
+			s.mu.Unlock()
+			if gone {
+				continue // dropped (and its file closed) while being read
+			}
+			s.log.Error("reading the spool failed", "spool", s.cfg.Name, "segment", b.to.seg, "err", err)
+			return
+		}
 		if err != nil {
 			s.m.corrupt.Inc()
 			s.log.Warn("spool record is torn or corrupt; skipping the rest of its segment", "spool", s.cfg.Name,
