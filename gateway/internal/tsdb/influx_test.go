@@ -541,3 +541,29 @@ func TestBacklogRetriedWithoutLiveData(t *testing.T) {
 		return c == n, fmt.Sprintf("%d of %d points", c, n)
 	})
 }
+
+// TestRunLeavesNoGoroutines: after Run returns, every goroutine the writer started has ended,
+// and what it acknowledged is in the spool for the next start.
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	dir := t.TempDir()
+	r := startWriter(t, "http://127.0.0.1:"+strconv.Itoa(deadPort(t)), dir, nil)
+	for i := 0; i < 1000; i++ {
+		r.telemetry("leak", "cb-1", nil, 1700000000000+int64(i), float64(i))
+	}
+	r.event("leak", "cb-1", "e-1", "sos", 1700000000000)
+	r.stop()
+	if r.acks.Load() != 1000 {
+		t.Errorf("acked %d of 1000 before stopping", r.acks.Load())
+	}
+	eventually(t, 5*time.Second, func() (bool, string) {
+		n := runtime.NumGoroutine()
+		return n <= before, fmt.Sprintf("%d goroutines, %d before", n, before)
+	})
+	r2 := startWriter(t, shared.URL, dir, nil)
+	eventually(t, 20*time.Second, func() (bool, string) {
+		c, e := count(t, shared, "callbutton", "leak", "battery_pct"), count(t, shared, "device_event", "leak", "id")
+		return c == 1000 && e == 1, fmt.Sprintf("%d of 1000 points, %d of 1 events after the restart", c, e)
+	})
+	r2.stop()
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -145,4 +146,22 @@ func value(m prometheus.Metric) float64 {
 		return d.Counter.GetValue()
 	}
 	return d.Gauge.GetValue()
+}
+
+func TestSpoolAgeBoundDropsOldSegments(t *testing.T) {
+	m := newMetrics(prometheus.NewRegistry())
+	sp, err := openSpool(spoolConfig{Name: "telemetry", Dir: t.TempDir(), MaxAge: time.Hour, SegmentBytes: 4 << 10}, m.forSpool("telemetry"), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.close()
+	appendLines(t, sp, 0, 200)
+	later := time.Now().Add(2 * time.Hour)
+	sp.now = func() time.Time { return later }
+	appendLines(t, sp, 200, 201)
+	dropped := value(m.dropped.WithLabelValues("telemetry", "too_old"))
+	b := readAll(sp, regionLive, sp.livePos())
+	if dropped == 0 || int(dropped)+b.points != 201 || !strings.HasSuffix(string(b.lines), line(200)) {
+		t.Errorf("dropped %v as too old, %d left; want the old segments gone and the new point kept", dropped, b.points)
+	}
 }
