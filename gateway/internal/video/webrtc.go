@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -91,6 +93,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
+	// A DTLS flight that reaches a viewer before it is ready is otherwise resent after 1 s,
+	// which would be most of a join's time to first frame.
+	se.SetDTLSRetransmissionInterval(100 * time.Millisecond)
 	if len(r.cfg.NAT1To1IPs) > 0 {
 		se.SetNAT1To1IPs(r.cfg.NAT1To1IPs, webrtc.ICECandidateTypeHost)
 	}
@@ -140,7 +145,17 @@ type session struct {
 	once                     sync.Once
 	done                     chan struct{}
 	connOnce                 sync.Once
-	connected                chan struct{} // closed once media can flow
+	connected                chan struct{}                      // closed once media can flow
+	status                   atomic.Pointer[webrtc.DataChannel] // the viewer's "status" channel, once open
+}
+
+// StatusMessage is what the gateway sends every second on a viewer's data channel labelled
+// "status" (when the offer opens one): the camera's liveness and the frames this viewer
+// lost because it did not keep up.
+type StatusMessage struct {
+	State          string `json:"state"`
+	LastFrameAgeMS *int64 `json:"last_frame_age_ms,omitempty"`
+	Dropped        uint64 `json:"dropped"`
 }
 
 func (s *session) end() { s.once.Do(func() { close(s.done) }) }
@@ -219,6 +234,11 @@ func (r *Relay) newSession(api *webrtc.API, v *Viewer, camera, user, remote, off
 			return fail(fmt.Errorf("video: %w", err))
 		}
 	}
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		if dc.Label() == "status" {
+			dc.OnOpen(func() { s.status.Store(dc) })
+		}
+	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
@@ -274,9 +294,17 @@ func (r *Relay) serve(ctx context.Context, s *session) {
 	case <-s.done:
 	case <-ctx.Done():
 	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 loop:
 	for {
 		select {
+		case <-tick.C:
+			if dc := s.status.Load(); dc != nil {
+				st, _ := r.hub.Camera(s.camera)
+				msg, _ := json.Marshal(StatusMessage{State: st.State, LastFrameAgeMS: st.LastFrameAgeMS, Dropped: s.viewer.Drops()})
+				dc.SendText(string(msg))
+			}
 		case it := <-q:
 			if err := s.write(it); err != nil {
 				r.log.Debug("viewer write", "session", s.id, "err", err)

@@ -25,10 +25,14 @@ type Stats struct {
 	SPS, PPS   int           // frames holding an SPS / a PPS
 	FirstFrame time.Duration // from the offer to the first complete keyframe; 0 before it
 	FirstIDRok bool          // the first frame was an IDR with SPS and PPS before it
+	Answered   time.Duration // from the offer to the answer
+	Connected  time.Duration // from the offer to ICE and DTLS up
 	Lost       int           // RTP packets missing (sequence gaps)
 	Audio      int           // audio packets
+	Status     string        // the last message on the "status" data channel
 	LastFrame  time.Time
 	LastKey    time.Time // when the last keyframe arrived
+	LastTS     int64     // RTP timestamp (90 kHz) of the last frame, unwrapped
 }
 
 // Viewer is one WHEP session.
@@ -53,6 +57,7 @@ func Dial(ctx context.Context, base, camera string, auth func(*http.Request)) (*
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetDTLSRetransmissionInterval(100 * time.Millisecond)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -73,6 +78,23 @@ func Dial(ctx context.Context, base, camera string, auth func(*http.Request)) (*
 		} else {
 			v.readAudio(t)
 		}
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			v.mu.Lock()
+			v.st.Connected = time.Since(v.start)
+			v.mu.Unlock()
+		}
+	})
+	dc, err := pc.CreateDataChannel("status", nil)
+	if err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("whep: %w", err)
+	}
+	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		v.mu.Lock()
+		v.st.Status = string(m.Data)
+		v.mu.Unlock()
 	})
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -102,6 +124,9 @@ func Dial(ctx context.Context, base, camera string, auth func(*http.Request)) (*
 		pc.Close()
 		return nil, &StatusError{Code: resp.StatusCode, Body: string(body)}
 	}
+	v.mu.Lock()
+	v.st.Answered = time.Since(v.start)
+	v.mu.Unlock()
 	v.Location = resp.Header.Get("Location")
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
 		pc.Close()
@@ -172,6 +197,7 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 		buf      = make([]byte, 1600)
 		corrupt  bool
 		firstKey bool
+		ts       tsUnwrap
 	)
 	for {
 		n, _, err := t.Read(buf)
@@ -204,6 +230,7 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 		if !corrupt && len(frame) > 0 {
 			v.st.Frames++
 			v.st.LastFrame = time.Now()
+			v.st.LastTS = ts.next(pkt.Timestamp)
 			if sps {
 				v.st.SPS++
 			}
@@ -255,4 +282,19 @@ func scan(b []byte) (sps, pps, idr bool) {
 		}
 	}
 	return
+}
+
+// tsUnwrap extends 32-bit RTP timestamps.
+type tsUnwrap struct {
+	started bool
+	last    uint32
+	ext     int64
+}
+
+func (u *tsUnwrap) next(ts uint32) int64 {
+	if u.started {
+		u.ext += int64(int32(ts - u.last))
+	}
+	u.started, u.last = true, ts
+	return u.ext
 }
