@@ -1,7 +1,7 @@
 // Cameras: the security staff's wall. Every camera plays over WebRTC (WHEP to the gateway,
 // which relays the camera: the browser never learns its address or password); an overlay
-// shows its name and state (直播 / 信号中断 / 离线), polled from /api/v1/cameras; one click
-// on a feed makes it fullscreen.
+// shows its name and state (直播 / 信号中断 / 离线), pushed by the gateway on each player's
+// data channel and polled from /api/v1/cameras as well; one click on a feed makes it fullscreen.
 import { h, replace } from "../dom.js";
 import { lang } from "../i18n.js";
 import { api, session } from "../api.js";
@@ -14,11 +14,14 @@ const TEXT = {
 };
 const tr = (k, b) => (TEXT[lang()] || TEXT.zh)[k].replace("{b}", b ?? "");
 
-// Player plays one camera over WHEP into a video element.
+// Player plays one camera over WHEP into a video element. onstatus receives the gateway's
+// liveness messages ({state, last_frame_age_ms, dropped}) pushed every second on the
+// "status" data channel.
 export class Player {
-  constructor(id, video) {
+  constructor(id, video, onstatus) {
     this.id = id;
     this.video = video;
+    this.onstatus = onstatus;
     this.pc = null;
     this.location = "";
     this.closed = false;
@@ -30,6 +33,8 @@ export class Player {
     this.video._pc = pc; // for tests and diagnostics: getStats()
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });
+    const dc = pc.createDataChannel("status");
+    dc.onmessage = (e) => { try { this.onstatus?.(JSON.parse(e.data)); } catch { /* ignore */ } };
     pc.ontrack = (e) => {
       if (e.track.kind === "video") this.video.srcObject = e.streams[0] || new MediaStream([e.track]);
     };
@@ -103,7 +108,7 @@ export async function render(main, ctx) {
     tiles.set(cam.id, t);
     grid.append(t.el);
     showState(t, cam, false);
-    const p = new Player(cam.id, t.video);
+    const p = new Player(cam.id, t.video, (st) => showState(t, { ...cam, ...st }, t.failed));
     players.push(p);
     p.start().catch(() => { t.failed = true; showState(t, cam, true); });
   }
