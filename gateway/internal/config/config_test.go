@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -98,5 +99,44 @@ func TestDeviceCSV(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("missing %q in %v", w, err)
 		}
+	}
+}
+
+func TestVideoConfig(t *testing.T) {
+	base := "site: {code: s1, time_zone: Asia/Shanghai}\n"
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string // substrings of the problems; none: valid
+	}{
+		{"no cameras", "", nil},
+		{"a camera", "cameras: [{id: cam-1, url: \"rtsp://10.0.0.5/main\", username: u, password: p, building: \"3\", always_on: true}]\n", nil},
+		{"env password", "cameras: [{id: cam-1, url: \"rtsp://10.0.0.5/main\", username: u, password: ${CAM_PW}}]\n", nil},
+		{"bad camera", "cameras: [{id: \"a b\", url: http://x, username: u}]\n", []string{"cameras[0].id", "cameras[0].url", "cameras[0].username"}},
+		{"duplicate", "cameras: [{id: c, url: \"rtsp://a/b\"}, {id: c, url: \"rtsp://a/c\"}]\n", []string{"cameras[1].id: duplicate"}},
+		{"unknown key", "cameras: [{id: c, url: \"rtsp://a/b\", pasword: x}]\n", []string{"pasword"}},
+		{"bad video", "video: {offline_after: 10ms, stale_after: 1ms, viewer_queue: 2, webrtc: {udp_port: 70000, listen_ip: nope, nat_1to1_ips: [x], ice_servers: [{urls: [\"http://x\"]}], max_viewers: 0}}\n",
+			[]string{"video.offline_after", "video.stale_after", "video.viewer_queue", "video.webrtc.udp_port", "video.webrtc.listen_ip",
+				"video.webrtc.nat_1to1_ips[0]", "video.webrtc.ice_servers[0].urls[0]", "video.webrtc.max_viewers"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(base+tc.yaml), func(k string) string { return map[string]string{"CAM_PW": "secret"}[k] })
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				if c.Video.WebRTC.UDPPort != 8189 || c.Video.IdleGrace != 30*time.Second {
+					t.Errorf("defaults: %+v", c.Video)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("no problem about %s in:\n%v", w, err)
+				}
+			}
+		})
 	}
 }
