@@ -156,6 +156,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 		g.HTTP.AddSeries(g.TSDB)
 	}
 	g.Video, g.WebRTC = newVideo(cfg, st, g.Alarms, log)
+	g.Registry.MustRegister(newCameraCollector(g.Video, g.WebRTC))
 	g.HTTP.AddCameras(g.Video, g.WebRTC)
 	return g, nil
 }

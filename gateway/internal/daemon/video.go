@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v3"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/community-edge/edge/gateway/internal/alarm"
 	"github.com/community-edge/edge/gateway/internal/audit"
@@ -48,4 +49,45 @@ func newVideo(cfg *config.Config, st *store.Store, alarms *alarm.Engine, log *sl
 	relay := video.NewRelay(hub, video.RelayConfig{UDPPort: v.WebRTC.UDPPort, ListenIP: v.WebRTC.ListenIP,
 		NAT1To1IPs: v.WebRTC.NAT1To1IPs, ICEServers: ice, MaxViewers: v.WebRTC.MaxViewers}, ended, vlog)
 	return hub, relay
+}
+
+// cameraCollector exports each camera's viewers, state and last-frame age, and the WebRTC
+// sessions.
+type cameraCollector struct {
+	hub      *video.Hub
+	relay    *video.Relay
+	viewers  *prometheus.Desc
+	live     *prometheus.Desc
+	age      *prometheus.Desc
+	sessions *prometheus.Desc
+}
+
+func newCameraCollector(hub *video.Hub, relay *video.Relay) *cameraCollector {
+	return &cameraCollector{hub: hub, relay: relay,
+		viewers:  prometheus.NewDesc("gateway_camera_viewers", "Viewers of a camera.", []string{"camera"}, nil),
+		live:     prometheus.NewDesc("gateway_camera_live", "1 when frames are arriving from the camera.", []string{"camera", "state"}, nil),
+		age:      prometheus.NewDesc("gateway_camera_last_frame_age_seconds", "Time since the camera's last frame.", []string{"camera"}, nil),
+		sessions: prometheus.NewDesc("gateway_webrtc_sessions", "WebRTC viewing sessions.", nil, nil)}
+}
+
+func (c *cameraCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.viewers
+	ch <- c.live
+	ch <- c.age
+	ch <- c.sessions
+}
+
+func (c *cameraCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.hub.Cameras() {
+		ch <- prometheus.MustNewConstMetric(c.viewers, prometheus.GaugeValue, float64(st.Viewers), st.ID)
+		live := 0.0
+		if st.State == video.StateLive {
+			live = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.live, prometheus.GaugeValue, live, st.ID, st.State)
+		if st.LastFrameAgeMS != nil {
+			ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, float64(*st.LastFrameAgeMS)/1000, st.ID)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(c.relay.Sessions()))
 }

@@ -245,6 +245,12 @@ func TestVideoRelayWHEP(t *testing.T) {
 	if st := gw.camera("cam-east"); st.Viewers != 4 || st.Building != "3" {
 		t.Errorf("camera status: %+v", st)
 	}
+	if v := gw.metric("gateway_camera_viewers", `camera="cam-east"`); v != 4 {
+		t.Errorf("gateway_camera_viewers: %v", v)
+	}
+	if v := gw.metric("gateway_webrtc_sessions", ""); v != 4 {
+		t.Errorf("gateway_webrtc_sessions: %v", v)
+	}
 
 	// frozen picture: 信号中断 (stale), then live again
 	cam.inst.Freeze(true)
