@@ -131,6 +131,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 		g.TSDB = w
 		g.Pipeline.SetTelemetrySink(w)
 		g.Pipeline.AddListener(w.Events)
+		g.Alarms.AddListener(func(cs []alarm.Change) {
+			for _, c := range cs {
+				a := &c.Alarm
+				w.WriteAlarm(a.Site, a.DeviceID, a.ID, a.Type, string(a.Severity), string(a.State), c.AtMS)
+			}
+		})
 	}
 	g.Registry.MustRegister(newDeviceCollector(g.Devices), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gateway_ingest_queue_events", Help: "Events waiting to be stored."}, func() float64 { return float64(g.Pipeline.QueueLen()) }))

@@ -38,7 +38,7 @@ func influxValues(t *testing.T, in *testenv.Influx, measurement, device, field s
 
 // TestTSDBSpoolSurvivesSIGKILL: with InfluxDB away the gateway spools telemetry and
 // acknowledges it; SIGKILLed and restarted, with InfluxDB back, every acknowledged point
-// arrives once, in order; so do the events.
+// arrives once, in order; so do the events and the alarm they raised.
 func TestTSDBSpoolSurvivesSIGKILL(t *testing.T) {
 	in, err := testenv.StartInflux(t.TempDir())
 	if err != nil {
@@ -97,6 +97,11 @@ func TestTSDBSpoolSurvivesSIGKILL(t *testing.T) {
 		return false, fmt.Sprintf("event not in InfluxDB: %v", ev)
 	})
 
+	// the alarm the SOS raised, as an alarm state change
+	eventually(t, 10*time.Second, func() (bool, string) {
+		st := influxValues(t, in, "alarm", devs[0].ID, "state")
+		return len(st) > 0 && st[0] == "raised", fmt.Sprintf("alarm states in InfluxDB: %v", st)
+	})
 	// the console's chart query
 	var series struct {
 		Every  string `json:"every"`
