@@ -416,3 +416,36 @@ func TestConsoleSecurityCameraWall(t *testing.T) {
 		return st.Viewers == 0, fmt.Sprint(st.Viewers, " viewers")
 	})
 }
+
+// TestConsoleDutyAlarmShowsCamera: on an SOS alarm's page the duty console plays the camera
+// of the alarm's building beside it.
+func TestConsoleDutyAlarmShowsCamera(t *testing.T) {
+	cam := startCamera(t, 320, 240)
+	env := &brokerEnv{mode: "embedded"}
+	gw := newGateway(t, env, fleet()[:1], cameraYAML(t, cam.addr)) // cb-0001 is in building 3, as is the camera
+	gw.addUser("duty1", "duty", "duty1-password")
+	cb := mustConnect(t, env.addr, fleet()[0], true)
+	cb.publish("event", sosPayload("video-sos-1"), false)
+	var id string
+	eventually(t, 5*time.Second, func() (bool, string) {
+		for _, a := range gw.alarms("state=open") {
+			if a.Type == "sos" {
+				id = a.ID
+			}
+		}
+		return id != "", "no SOS alarm"
+	})
+	b := newBrowser(t, "http://"+gw.http)
+	b.login("duty1", "duty1-password")
+	b.do(10*time.Second, "alarm page", chromedp.Navigate(b.base+"/#/alarm/"+id),
+		chromedp.WaitVisible(chromedp.CSS(`#alarm-camera .cam-tile[data-camera="cam-east"] video`)))
+	eventually(t, 15*time.Second, func() (bool, string) {
+		n := run(b, 5*time.Second, "getStats", chromedp.Evaluate[float64](framesDecoded("cam-east"), chromedp.EvalAwaitPromise))
+		return n > 10, fmt.Sprint("framesDecoded ", n)
+	})
+	b.do(5*time.Second, "queue", chromedp.Click(chromedp.CSS(`#nav a[data-nav="queue"]`)))
+	eventually(t, 10*time.Second, func() (bool, string) {
+		st := gw.camera("cam-east")
+		return st.Viewers == 0, fmt.Sprint(st.Viewers, " viewers")
+	})
+}

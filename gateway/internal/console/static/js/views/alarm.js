@@ -5,6 +5,7 @@ import { t, pick } from "../i18n.js";
 import { api, session } from "../api.js";
 import { when, dateTime, ago, place, num } from "../format.js";
 import { tags, sevBadge, mayAct } from "./queue.js";
+import { cameraPanel } from "./cameras.js";
 
 // residentCard shows who lives there; medical notes and contacts come only for roles that may read them.
 export function residentCard(r, loc) {
@@ -82,7 +83,7 @@ function actions(a, ctx, reload) {
 }
 
 export async function render(main, ctx, id) {
-  let alive = true;
+  let alive = true, building = "";
   const view = h("div", {});
   main.append(view);
   const load = async () => {
@@ -97,6 +98,7 @@ export async function render(main, ctx, id) {
     }
     if (!alive) return;
     const a = r.alarm, d = a.device_info;
+    building = d?.location?.building || "";
     // keep what the person is typing when the alarm changes under them
     const keepOutcome = view.querySelector("#outcome")?.value, keepNote = view.querySelector("#note")?.value;
     replace(view,
@@ -128,5 +130,6 @@ export async function render(main, ctx, id) {
   const onChange = (e) => { if (e.detail.change.alarm?.id === id && e.detail.change.kind !== "local") load(); };
   ctx.feed.addEventListener("change", onChange);
   await load();
-  return () => { alive = false; ctx.feed.removeEventListener("change", onChange); };
+  const stopCamera = await cameraPanel(view, building); // the camera of the alarm's building (cameras.js)
+  return () => { alive = false; ctx.feed.removeEventListener("change", onChange); stopCamera(); };
 }

@@ -8,9 +8,9 @@ import { api, session } from "../api.js";
 
 const TEXT = {
   zh: { title: "摄像机", none: "没有配置摄像机", live: "直播", stale: "信号中断", offline: "离线", idle: "连接中…",
-    failed: "无法播放", full: "点击全屏", building: "{b}号楼" },
+    failed: "无法播放", full: "点击全屏", building: "{b}号楼", nearby: "附近摄像机" },
   en: { title: "Cameras", none: "No cameras configured", live: "Live", stale: "Signal lost", offline: "Offline",
-    idle: "Connecting…", failed: "Cannot play", full: "Click for fullscreen", building: "Building {b}" },
+    idle: "Connecting…", failed: "Cannot play", full: "Click for fullscreen", building: "Building {b}", nearby: "Nearby camera" },
 };
 const tr = (k, b) => (TEXT[lang()] || TEXT.zh)[k].replace("{b}", b ?? "");
 
@@ -124,4 +124,21 @@ export async function render(main, ctx) {
   };
   const timer = setInterval(poll, 1000);
   return () => { stopped = true; clearInterval(timer); for (const p of players) p.stop(); };
+}
+
+// cameraPanel shows, after el, the first camera of building playing live (the duty staff's
+// alarm page: the camera nearest the alarm). It returns a function that stops it.
+export async function cameraPanel(el, building) {
+  if (!building) return () => {};
+  let cams = [];
+  try { cams = (await api("/cameras")).cameras || []; } catch { return () => {}; }
+  const cam = cams.find((c) => c.building === building);
+  if (!cam || !el.isConnected) return () => {};
+  const t = tile(cam);
+  showState(t, cam, false);
+  const panel = h("section", { class: "panel", id: "alarm-camera" }, h("h2", {}, tr("nearby")), t.el);
+  el.after(panel);
+  const p = new Player(cam.id, t.video, (st) => showState(t, { ...cam, ...st }, t.failed));
+  p.start().catch(() => { t.failed = true; showState(t, cam, true); });
+  return () => { p.stop(); panel.remove(); };
 }
