@@ -105,7 +105,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		return fmt.Errorf("video: codecs: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	resp, err := nack.NewResponderInterceptor(nack.ResponderSize(256))
+	resp, err := nack.NewResponderInterceptor(nack.ResponderSize(128))
 	if err != nil {
 		mux.Close()
 		return fmt.Errorf("video: nack: %w", err)
