@@ -266,7 +266,9 @@ func (b *bench) startGateway(dir, broker, influxURL string) (*testenv.Gateway, e
 
 // telegrafConf writes the design's schema with Telegraf's MQTT consumer and json_v2 parser:
 // telemetry as measurement = family with tags site, device, port and one float field per
-// metric; events as device_event with tags site, family, device, type and field id.
+// metric; events as device_event with tags site, family, device, type and field id. Telegraf
+// acknowledges a message only once written, so max_undelivered_messages (default 1000) caps it
+// at that many messages per flush: it is raised to two batches.
 const telegrafConf = `[agent]
   interval = "10s"
   flush_interval = "1s"
@@ -286,6 +288,7 @@ const telegrafConf = `[agent]
   qos = 1
   persistent_session = true
   client_id = "telegraf-telemetry"
+  max_undelivered_messages = 10000
   username = "gateway"
   password = "{{password}}"
   data_format = "json_v2"
@@ -306,6 +309,7 @@ const telegrafConf = `[agent]
   qos = 1
   persistent_session = true
   client_id = "telegraf-events"
+  max_undelivered_messages = 10000
   username = "gateway"
   password = "{{password}}"
   data_format = "json_v2"
