@@ -123,6 +123,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
+	if addr := os.Getenv("GATEWAY_PPROF"); addr != "" {
+		if err := startProfiling(addr, log); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g, err := daemon.New(ctx, cfg, log)

@@ -82,8 +82,9 @@ func (e *Engine) AddListener(f func([]Change)) { e.listeners = append(e.listener
 
 // ApplyTx is the ingest transaction hook: it evaluates the rules on the new events and writes
 // the alarms they raise or change in the same transaction.
-func (e *Engine) ApplyTx(ctx context.Context, tx *sql.Tx, evs []*ingest.Stored) error {
+func (e *Engine) ApplyTx(ctx context.Context, rawTx *sql.Tx, evs []*ingest.Stored) error {
 	e.pending = e.pending[:0]
+	tx := e.st.Cached(rawTx)
 	for _, ev := range evs {
 		in := rules.Event{Device: ev.DeviceID, Family: drivers.Family(ev.Family), Type: ev.Type, TSMS: ev.TSMS,
 			AtMS: ev.ReceivedMS, Data: ev.Data}
@@ -135,21 +136,18 @@ func (e *Engine) resident(ref string) rules.ResidentInfo {
 	if ref == "" {
 		return rules.ResidentInfo{}
 	}
-	for _, d := range e.devs.All() {
-		r := d.Resident
-		if r == nil {
-			continue
-		}
-		loc := d.Location.Building + "-" + d.Location.Unit + "-" + d.Location.Room
-		if r.Name == ref || loc == ref {
-			return rules.ResidentInfo{Known: true, LivesAlone: r.LivesAlone}
-		}
+	d, ok := e.devs.Find(func(d *devices.Device) bool {
+		return d.Resident != nil && (d.Resident.Name == ref ||
+			d.Location.Building+"-"+d.Location.Unit+"-"+d.Location.Room == ref)
+	})
+	if !ok {
+		return rules.ResidentInfo{}
 	}
-	return rules.ResidentInfo{}
+	return rules.ResidentInfo{Known: true, LivesAlone: d.Resident.LivesAlone}
 }
 
 // apply carries out decisions for one device inside tx, appending the changes to out.
-func (e *Engine) apply(ctx context.Context, tx *sql.Tx, device, family string, ds []rules.Decision, atMS int64, out *[]Change) error {
+func (e *Engine) apply(ctx context.Context, tx store.Tx, device, family string, ds []rules.Decision, atMS int64, out *[]Change) error {
 	for _, d := range ds {
 		switch d.Op {
 		case rules.OpRaise:
@@ -201,7 +199,7 @@ func (e *Engine) apply(ctx context.Context, tx *sql.Tx, device, family string, d
 // OutcomeRestored is the outcome of an alarm a restoral event cleared.
 const OutcomeRestored = "restored"
 
-func (e *Engine) raise(ctx context.Context, tx *sql.Tx, device, family string, d rules.Decision, atMS int64, out *[]Change) error {
+func (e *Engine) raise(ctx context.Context, tx store.Tx, device, family string, d rules.Decision, atMS int64, out *[]Change) error {
 	open, err := queryAlarms(ctx, tx, `WHERE device_id = ? AND type = ? AND state != 'resolved' LIMIT 1`, device, d.Type)
 	if err != nil {
 		return err
@@ -226,7 +224,7 @@ func (e *Engine) raise(ctx context.Context, tx *sql.Tx, device, family string, d
 }
 
 // change saves a and records the change.
-func (e *Engine) change(ctx context.Context, tx *sql.Tx, a *Alarm, kind, actor, detail string, atMS int64, out *[]Change) error {
+func (e *Engine) change(ctx context.Context, tx store.Tx, a *Alarm, kind, actor, detail string, atMS int64, out *[]Change) error {
 	if err := saveAlarm(ctx, tx, a); err != nil {
 		return err
 	}
@@ -237,9 +235,9 @@ func (e *Engine) change(ctx context.Context, tx *sql.Tx, a *Alarm, kind, actor, 
 	return e.told(ctx, tx, c, out)
 }
 
-func (e *Engine) told(ctx context.Context, tx *sql.Tx, c Change, out *[]Change) error {
+func (e *Engine) told(ctx context.Context, tx store.Tx, c Change, out *[]Change) error {
 	if e.outbox != nil {
-		if err := e.outbox.AlarmChanged(ctx, tx, c); err != nil {
+		if err := e.outbox.AlarmChanged(ctx, tx.Tx, c); err != nil {
 			return fmt.Errorf("alarm: outbox: %w", err)
 		}
 	}
@@ -248,12 +246,13 @@ func (e *Engine) told(ctx context.Context, tx *sql.Tx, c Change, out *[]Change) 
 }
 
 // inTx runs f in a transaction and announces its changes once committed.
-func (e *Engine) inTx(ctx context.Context, f func(tx *sql.Tx, out *[]Change) error) error {
-	tx, err := e.st.DB().BeginTx(ctx, nil)
+func (e *Engine) inTx(ctx context.Context, f func(tx store.Tx, out *[]Change) error) error {
+	raw, err := e.st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("alarm: begin: %w", err)
 	}
-	defer tx.Rollback()
+	defer raw.Rollback()
+	tx := e.st.Cached(raw)
 	var out []Change
 	if err := f(tx, &out); err != nil {
 		return err
@@ -272,7 +271,7 @@ const GatewayDevice = "gateway"
 
 // RaiseLocal raises (or repeats) an alarm about the gateway itself, such as uplink_down.
 func (e *Engine) RaiseLocal(ctx context.Context, typ string, sev rules.Severity, condition string, detail map[string]any) error {
-	return e.inTx(ctx, func(tx *sql.Tx, out *[]Change) error {
+	return e.inTx(ctx, func(tx store.Tx, out *[]Change) error {
 		d := rules.Decision{Op: rules.OpRaise, Type: typ, Severity: sev, Condition: condition, Detail: detail}
 		return e.raise(ctx, tx, GatewayDevice, "gateway", d, e.now().UnixMilli(), out)
 	})
@@ -280,7 +279,7 @@ func (e *Engine) RaiseLocal(ctx context.Context, typ string, sev rules.Severity,
 
 // ClearLocal closes the gateway's own open alarms of condition, as a restoral does.
 func (e *Engine) ClearLocal(ctx context.Context, condition string) error {
-	return e.inTx(ctx, func(tx *sql.Tx, out *[]Change) error {
+	return e.inTx(ctx, func(tx store.Tx, out *[]Change) error {
 		return e.apply(ctx, tx, GatewayDevice, "gateway", []rules.Decision{{Op: rules.OpClear, Condition: condition}}, e.now().UnixMilli(), out)
 	})
 }
@@ -288,7 +287,7 @@ func (e *Engine) ClearLocal(ctx context.Context, condition string) error {
 // Acknowledge marks a raised alarm as being handled by actor.
 func (e *Engine) Acknowledge(ctx context.Context, id, actor string) (Alarm, error) {
 	var a Alarm
-	err := e.inTx(ctx, func(tx *sql.Tx, out *[]Change) error {
+	err := e.inTx(ctx, func(tx store.Tx, out *[]Change) error {
 		var err error
 		if a, err = getAlarm(ctx, tx, id); err != nil {
 			return err
@@ -309,7 +308,7 @@ func (e *Engine) Resolve(ctx context.Context, id, actor, outcome, note string) (
 		return Alarm{}, fmt.Errorf("%w: unknown outcome %q", ErrState, outcome)
 	}
 	var a Alarm
-	err := e.inTx(ctx, func(tx *sql.Tx, out *[]Change) error {
+	err := e.inTx(ctx, func(tx store.Tx, out *[]Change) error {
 		var err error
 		if a, err = getAlarm(ctx, tx, id); err != nil {
 			return err
@@ -329,7 +328,7 @@ func (e *Engine) Resolve(ctx context.Context, id, actor, outcome, note string) (
 
 // SetCase records the grid case system's case and its progress on an alarm.
 func (e *Engine) SetCase(ctx context.Context, id, caseID, caseState, detail string) error {
-	return e.inTx(ctx, func(tx *sql.Tx, out *[]Change) error {
+	return e.inTx(ctx, func(tx store.Tx, out *[]Change) error {
 		a, err := getAlarm(ctx, tx, id)
 		if err != nil {
 			return err
@@ -481,7 +480,7 @@ func (e *Engine) Check(ctx context.Context) error {
 	if !e.anythingDue(ctx, now) {
 		return nil // nothing to write: no transaction, no fsync
 	}
-	return e.inTx(ctx, func(tx *sql.Tx, out *[]Change) error {
+	return e.inTx(ctx, func(tx store.Tx, out *[]Change) error {
 		// persisted timers (door left open, parcel uncollected)
 		rows, err := tx.QueryContext(ctx, `SELECT key, device_id, type, severity, condition, detail FROM alarm_timers WHERE at_ms <= ?`, now)
 		if err != nil {

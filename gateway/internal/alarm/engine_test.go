@@ -20,7 +20,7 @@ import (
 
 // rig is an engine over a real store, with a clock the test moves.
 type rig struct {
-	t    *testing.T
+	t    testing.TB
 	e    *Engine
 	st   *store.Store
 	devs *devices.Registry
@@ -29,7 +29,7 @@ type rig struct {
 	sub  *Subscription
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "gw.db"))
@@ -311,5 +311,19 @@ func TestSlowSubscriberIsCutOffNotBlocking(t *testing.T) {
 	}
 	if got := len(r.changes()); got != 5 {
 		t.Fatalf("the other subscriber got %d changes", got)
+	}
+}
+
+// BenchmarkRepeatedSOS measures the engine's work inside the ingest transaction for an event
+// that adds to an open alarm: the lookup, the update, the timeline entry and its audit entry.
+func BenchmarkRepeatedSOS(b *testing.B) {
+	r := newRig(b)
+	r.event("cb-1", "sos", drivers.EventData{Source: "wall"})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.event("cb-1", "sos", drivers.EventData{Source: "wall"})
+		if i%100 == 0 {
+			r.changes()
+		}
 	}
 }

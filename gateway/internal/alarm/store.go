@@ -123,7 +123,7 @@ func queryAlarms(ctx context.Context, q querier, where string, args ...any) ([]A
 	return out, rows.Err()
 }
 
-func insertAlarm(ctx context.Context, tx *sql.Tx, a *Alarm) error {
+func insertAlarm(ctx context.Context, tx querier, a *Alarm) error {
 	res, err := tx.ExecContext(ctx, `INSERT INTO alarms(id, site, device_id, family, type, severity, state, title_zh, title_en,
 		condition, detail, raised_ms, last_ms, count) VALUES('', ?,?,?,?,?,?,?,?,?,?,?,?,1)`,
 		a.Site, a.DeviceID, a.Family, a.Type, string(a.Severity), string(a.State), a.TitleZH, a.TitleEN, a.Condition,
@@ -145,7 +145,7 @@ func insertAlarm(ctx context.Context, tx *sql.Tx, a *Alarm) error {
 }
 
 // saveAlarm writes every mutable field of a.
-func saveAlarm(ctx context.Context, tx *sql.Tx, a *Alarm) error {
+func saveAlarm(ctx context.Context, tx querier, a *Alarm) error {
 	_, err := tx.ExecContext(ctx, `UPDATE alarms SET state=?, last_ms=?, count=?, ack_by=?, ack_ms=?, resolved_by=?, resolved_ms=?,
 		outcome=?, note=?, escalated=?, escalated_ms=?, cancelled_ms=?, auto_cleared=?, case_id=?, case_state=? WHERE id=?`,
 		string(a.State), a.LastMS, a.Count, a.AckBy, a.AckMS, a.ResolvedBy, a.ResolvedMS, a.Outcome, a.Note, a.Escalated,
@@ -157,7 +157,7 @@ func saveAlarm(ctx context.Context, tx *sql.Tx, a *Alarm) error {
 }
 
 // recordChange writes a timeline entry and its audit entry in tx.
-func recordChange(ctx context.Context, tx *sql.Tx, a Alarm, kind, actor, detail string, atMS int64) (Change, error) {
+func recordChange(ctx context.Context, tx querier, a Alarm, kind, actor, detail string, atMS int64) (Change, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO alarm_changes(alarm_id, kind, at_ms, actor, detail) VALUES(?,?,?,?,?)`,
 		a.ID, kind, atMS, actor, detail)
 	if err != nil {

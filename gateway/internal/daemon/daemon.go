@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -228,6 +229,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	start(g.HTTP.Run, httpCtx)
 	start(g.Alarms.Run, httpCtx)
+	start(func(ctx context.Context) error { return g.Store.Checkpoints(ctx, 2*time.Second) }, httpCtx)
 	if g.Uplink != nil {
 		start(g.Uplink.Run, httpCtx)
 	}

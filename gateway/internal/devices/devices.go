@@ -257,6 +257,17 @@ func (r *Registry) All() []*Device {
 	return out
 }
 
+// Find returns the first device for which match is true, in no particular order, without
+// building a list (it is used on the ingest path).
+func (r *Registry) Find(match func(*Device) bool) (*Device, bool) {
+	for _, d := range *r.byID.Load() {
+		if match(d) {
+			return d, true
+		}
+	}
+	return nil, false
+}
+
 // Count returns how many devices are online, per family, and how many there are.
 func (r *Registry) Count() (online map[drivers.Family]int, total int) {
 	online = map[drivers.Family]int{}

@@ -33,12 +33,12 @@ import (
 type Config struct {
 	Site      string
 	SiteName  string
-	GridCode  string          // the site's grid code, for devices without their own
+	GridCode  string           // the site's grid code, for devices without their own
 	Policy    []rules.Severity // alarms of these severities are sent; escalated alarms always are
-	Heartbeat time.Duration   // default 30s
-	DownAfter time.Duration   // no answer for this long raises uplink_down; default 2m
-	RetryMin  time.Duration   // first retry delay; default 1s
-	RetryMax  time.Duration   // retry delay cap; default 2m
+	Heartbeat time.Duration    // default 30s
+	DownAfter time.Duration    // no answer for this long raises uplink_down; default 2m
+	RetryMin  time.Duration    // first retry delay; default 1s
+	RetryMax  time.Duration    // retry delay cap; default 2m
 	Version   string
 }
 
@@ -97,8 +97,8 @@ type Uplink struct {
 	down   atomic.Bool
 
 	sent, failed prometheus.Counter
-	pendingG              prometheus.GaugeFunc
-	linkUp                prometheus.Gauge
+	pendingG     prometheus.GaugeFunc
+	linkUp       prometheus.Gauge
 }
 
 // New makes an uplink; it does no I/O.
@@ -310,7 +310,7 @@ func (u *Uplink) deliverDue(ctx context.Context) time.Duration {
 		}
 	}
 	rows.Close()
-	wait := 5 * time.Second // a safety net: new entries wake the sender at once
+	wait := 5 * time.Second      // a safety net: new entries wake the sender at once
 	blocked := map[string]bool{} // an alarm whose earlier entry is not through waits for it
 	for _, e := range es {
 		if ctx.Err() != nil {
