@@ -88,15 +88,25 @@ func configFlag(name string, args []string, stderr io.Writer) (string, bool) {
 	return *path, true
 }
 
-func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	path, ok := configFlag("check-config", args, stderr)
+// loadConfig reads the -config flag and loads the file, printing every problem; a non-zero
+// code is the exit code to return.
+func loadConfig(cmd string, args []string, stderr io.Writer) (string, *config.Config, int) {
+	path, ok := configFlag(cmd, args, stderr)
 	if !ok {
-		return 2
+		return "", nil, 2
 	}
-	_, err := config.Load(path, os.Getenv)
+	cfg, err := config.Load(path, os.Getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", path, err)
-		return 1
+		return path, nil, 1
+	}
+	return path, cfg, 0
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	path, _, code := loadConfig("check-config", args, stderr)
+	if code != 0 {
+		return code
 	}
 	fmt.Fprintf(stdout, "%s: configuration is valid\n", path)
 	return 0
@@ -113,14 +123,9 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	path, ok := configFlag("run", args, stderr)
-	if !ok {
-		return 2
-	}
-	cfg, err := config.Load(path, os.Getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", path, err)
-		return 1
+	_, cfg, code := loadConfig("run", args, stderr)
+	if code != 0 {
+		return code
 	}
 	log := newLogger(cfg.Log, stderr)
 	if addr := os.Getenv("GATEWAY_PPROF"); addr != "" {

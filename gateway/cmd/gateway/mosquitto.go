@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/credential"
 	"github.com/community-edge/edge/gateway/internal/store"
 )
@@ -18,14 +17,9 @@ import (
 // on the external broker. The hashes are the same $7$ PBKDF2-SHA512 format the embedded broker
 // checks, so a site can move between the two without new device passwords.
 func cmdMosquittoPasswd(args []string, stdout, stderr io.Writer) int {
-	path, ok := configFlag("mosquitto-passwd", args, stderr)
-	if !ok {
-		return 2
-	}
-	cfg, err := config.Load(path, os.Getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", path, err)
-		return 1
+	_, cfg, code := loadConfig("mosquitto-passwd", args, stderr)
+	if code != 0 {
+		return code
 	}
 	hashes := map[string]string{}
 	db := filepath.Join(cfg.Path(cfg.DataDir), "gateway.db")
