@@ -13,6 +13,7 @@ import (
 	"github.com/community-edge/edge/drivers"
 	"github.com/community-edge/edge/gateway/internal/alarm/rules"
 	"github.com/community-edge/edge/gateway/internal/devices"
+	"github.com/community-edge/edge/gateway/internal/fanout"
 	"github.com/community-edge/edge/gateway/internal/ingest"
 	"github.com/community-edge/edge/gateway/internal/store"
 )
@@ -47,7 +48,7 @@ type Engine struct {
 
 	mu        sync.Mutex
 	memTimers map[string]*memTimer // telemetry thresholds, by timer key
-	subs      map[*Subscription]struct{}
+	hub       fanout.Hub[Change]
 }
 
 type memTimer struct {
@@ -64,7 +65,7 @@ func New(cfg Config, st *store.Store, devs *devices.Registry, log *slog.Logger) 
 		cfg.Tick = 250 * time.Millisecond
 	}
 	return &Engine{cfg: cfg, st: st, devs: devs, log: log, now: time.Now,
-		memTimers: map[string]*memTimer{}, subs: map[*Subscription]struct{}{}}
+		memTimers: map[string]*memTimer{}}
 }
 
 // SetClock replaces the clock, for tests.
@@ -463,7 +464,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			e.closeSubs()
+			e.hub.CloseAll()
 			return nil
 		case <-t.C:
 			if err := e.Check(ctx); err != nil && ctx.Err() == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/community-edge/edge/drivers"
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/credential"
+	"github.com/community-edge/edge/gateway/internal/fanout"
 	"github.com/community-edge/edge/gateway/internal/store"
 )
 
@@ -182,8 +183,7 @@ type Registry struct {
 
 	sealer Sealer // encrypts residents' private fields at rest; see SetSealer
 
-	subMu sync.Mutex
-	subs  map[*Subscription]struct{}
+	hub fanout.Hub[*Device]
 
 	onRemove []func(id string)
 }
@@ -194,47 +194,17 @@ func (r *Registry) OnRemove(f func(id string)) { r.onRemove = append(r.onRemove,
 
 // Subscription receives devices whose connection state changed. A subscriber that falls
 // behind is cut off (C closed); it should reload the device list.
-type Subscription struct {
-	C chan *Device
-	r *Registry
-}
+type Subscription = fanout.Sub[*Device]
 
 // Subscribe returns a subscription with room for buf changes.
-func (r *Registry) Subscribe(buf int) *Subscription {
-	s := &Subscription{C: make(chan *Device, buf), r: r}
-	r.subMu.Lock()
-	r.subs[s] = struct{}{}
-	r.subMu.Unlock()
-	return s
-}
-
-// Close ends the subscription.
-func (s *Subscription) Close() {
-	s.r.subMu.Lock()
-	defer s.r.subMu.Unlock()
-	if _, ok := s.r.subs[s]; ok {
-		delete(s.r.subs, s)
-		close(s.C)
-	}
-}
+func (r *Registry) Subscribe(buf int) *Subscription { return r.hub.Subscribe(buf) }
 
 // StateChanged tells subscribers that d's connection state changed.
-func (r *Registry) StateChanged(d *Device) {
-	r.subMu.Lock()
-	defer r.subMu.Unlock()
-	for s := range r.subs {
-		select {
-		case s.C <- d:
-		default:
-			delete(r.subs, s)
-			close(s.C)
-		}
-	}
-}
+func (r *Registry) StateChanged(d *Device) { r.hub.Publish(d) }
 
 // New returns a registry over st for the given site. Call Load before use.
 func New(st *store.Store, site string, log *slog.Logger) *Registry {
-	r := &Registry{st: st, site: site, log: log, now: time.Now, subs: map[*Subscription]struct{}{}}
+	r := &Registry{st: st, site: site, log: log, now: time.Now}
 	m := map[string]*Device{}
 	r.byID.Store(&m)
 	return r
