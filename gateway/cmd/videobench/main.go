@@ -125,6 +125,9 @@ video:
 			return 0, err
 		}
 		s := v.Stats()
+		if s.FirstFrame > 300*time.Millisecond {
+			fmt.Fprintf(os.Stderr, "slow join: first frame %v, answer %v, connected %v\n", s.FirstFrame, s.Answered, s.Connected)
+		}
 		if !s.FirstIDRok {
 			return 0, fmt.Errorf("first frame is not an IDR with SPS/PPS")
 		}

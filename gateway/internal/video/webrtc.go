@@ -141,11 +141,9 @@ type session struct {
 	start                    time.Time
 	pc                       *webrtc.PeerConnection
 	viewer                   *Viewer
-	video, audio             *webrtc.TrackLocalStaticSample
+	video, audio             *boundTrack
 	once                     sync.Once
 	done                     chan struct{}
-	connOnce                 sync.Once
-	connected                chan struct{}                      // closed once media can flow
 	status                   atomic.Pointer[webrtc.DataChannel] // the viewer's "status" channel, once open
 }
 
@@ -211,9 +209,9 @@ func (r *Relay) newSession(api *webrtc.API, v *Viewer, camera, user, remote, off
 	}
 	var b [8]byte
 	rand.Read(b[:])
-	s := &session{id: hex.EncodeToString(b[:]), camera: camera, user: user, remote: remote, start: time.Now(), pc: pc, viewer: v, done: make(chan struct{}), connected: make(chan struct{})}
+	s := &session{id: hex.EncodeToString(b[:]), camera: camera, user: user, remote: remote, start: time.Now(), pc: pc, viewer: v, done: make(chan struct{})}
 	fail := func(err error) (*session, error) { pc.Close(); return nil, err }
-	s.video, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+	s.video, err = newBoundTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", "camera-"+camera)
 	if err != nil {
 		return fail(fmt.Errorf("video: track: %w", err))
@@ -226,7 +224,7 @@ func (r *Relay) newSession(api *webrtc.API, v *Viewer, camera, user, remote, off
 		if a.Codec == rtsp.CodecPCMU {
 			mime = webrtc.MimeTypePCMU
 		}
-		s.audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 8000, Channels: 1}, "audio", "camera-"+camera)
+		s.audio, err = newBoundTrack(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 8000, Channels: 1}, "audio", "camera-"+camera)
 		if err != nil {
 			return fail(fmt.Errorf("video: track: %w", err))
 		}
@@ -241,8 +239,6 @@ func (r *Relay) newSession(api *webrtc.API, v *Viewer, camera, user, remote, off
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		switch st {
-		case webrtc.PeerConnectionStateConnected:
-			s.connOnce.Do(func() { close(s.connected) })
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed, webrtc.PeerConnectionStateDisconnected:
 			s.end()
 		}
@@ -283,12 +279,15 @@ func (r *Relay) serve(ctx context.Context, s *session) {
 	}
 	r.log.Info("viewer started", "session", s.id, "camera", s.camera, "user", s.user)
 	q := s.viewer.Queue()
-	// Samples written before DTLS is up are lost: the queue holds the cached GOP (and what
-	// arrives meanwhile) until the connection is ready.
+	// Samples written before the track is bound (after DTLS is up) are lost: the queue holds
+	// the cached GOP (and what arrives meanwhile) until then.
 	connectBy := time.NewTimer(15 * time.Second)
 	defer connectBy.Stop()
 	select {
-	case <-s.connected:
+	case <-s.video.bound:
+		// The viewer may still be finishing its side of DTLS/SRTP: packets sent the instant
+		// the track is bound were seen lost now and then (the catch-up keyframe with them).
+		time.Sleep(bindGrace)
 	case <-connectBy.C:
 		s.end()
 	case <-s.done:
@@ -334,6 +333,7 @@ loop:
 // through the GOP to the live picture instead of replaying it at its own pace, and are paced
 // at catchUpRate so the burst does not overflow socket buffers on the way.
 const (
+	bindGrace   = 30 * time.Millisecond
 	catchUpDur  = time.Millisecond
 	catchUpRate = 40e6 // bits per second
 )
@@ -384,4 +384,29 @@ func (r *Relay) SessionCamera(id string) (string, bool) {
 		return "", false
 	}
 	return s.camera, true
+}
+
+// boundTrack is a sample track that says when pion has bound it to the connection: writes
+// before that are silently dropped, and PeerConnectionStateConnected fires a moment earlier.
+type boundTrack struct {
+	*webrtc.TrackLocalStaticSample
+	bound chan struct{}
+	once  sync.Once
+}
+
+func newBoundTrack(c webrtc.RTPCodecCapability, id, stream string) (*boundTrack, error) {
+	t, err := webrtc.NewTrackLocalStaticSample(c, id, stream)
+	if err != nil {
+		return nil, err
+	}
+	return &boundTrack{TrackLocalStaticSample: t, bound: make(chan struct{})}, nil
+}
+
+// Bind is called by pion when the track starts sending.
+func (t *boundTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	p, err := t.TrackLocalStaticSample.Bind(ctx)
+	if err == nil {
+		t.once.Do(func() { close(t.bound) })
+	}
+	return p, err
 }
