@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -59,4 +60,35 @@ func TestSOSAlarmSurvivesSIGKILL(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestAlarmHandlingIsAudited: acknowledging and resolving an alarm through the API leaves
+// entries with who did it, readable at /api/v1/audit.
+func TestAlarmHandlingIsAudited(t *testing.T) {
+	env := &brokerEnv{mode: "embedded"}
+	gw := newGateway(t, env, fleet(), "")
+	mustConnect(t, env.addr, fleet()[0], false).publish("event", sosPayload("audit-1"), false)
+	a := gw.openAlarm("cb-0001", "sos")
+	if code, body := gw.do("POST", "/api/v1/alarms/"+a.ID+"/ack", ""); code != 200 {
+		t.Fatalf("ack: %d %s", code, body)
+	}
+	if code, body := gw.do("POST", "/api/v1/alarms/"+a.ID+"/resolve", `{"outcome":"visited","note":"已上门查看，老人安好"}`); code != 200 {
+		t.Fatalf("resolve: %d %s", code, body)
+	}
+	var r struct {
+		Entries []struct {
+			Actor, Action, Target string
+		} `json:"entries"`
+	}
+	if code := gw.get("/api/v1/audit?action=alarm.&target="+a.ID, &r); code != 200 {
+		t.Fatalf("audit: %d", code)
+	}
+	var got []string
+	for _, e := range r.Entries {
+		got = append(got, e.Action+":"+e.Actor)
+	}
+	want := "alarm.resolved:e2e alarm.acknowledged:e2e alarm.raised:system"
+	if fmt.Sprint(strings.Join(got, " ")) != want {
+		t.Fatalf("audit entries %q, want %q", got, want)
+	}
 }

@@ -34,6 +34,7 @@ func (s *Server) routes(d Deps) chi.Router {
 			r.With(s.require(RoleAdmin, RoleDuty)).Post("/alarms/{id}/ack", s.ackAlarm)
 			r.With(s.require(RoleAdmin, RoleDuty)).Post("/alarms/{id}/resolve", s.resolveAlarm)
 			r.With(s.require(RoleAdmin, RoleDuty, RoleSecurity)).Get("/stream", s.stream)
+			r.With(s.require(RoleAdmin)).Get("/audit", s.listAudit)
 
 			// the site (for the console's labels and time zone) and this API's description (site.go)
 			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/site", s.siteInfo)
