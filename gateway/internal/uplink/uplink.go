@@ -359,8 +359,9 @@ func (u *Uplink) send(ctx context.Context, e entry) error {
 		} else {
 			u.log.Error("alert refused by the grid case system; retrying slowly: check the uplink configuration", "alarm", e.alarmID, "attempt", e.attempts+1, "err", err)
 		}
-		if !u.conn.Retryable(err) || !isTransport(err) {
-			u.answered() // it answered, even if to refuse
+		if !u.conn.Retryable(err) {
+			u.answered() // the grid system itself refused (4xx): it is reachable. A 5xx may come
+			// from a proxy in front of a system that is down, so it does not count.
 		}
 		u.failed.Inc()
 		delay := u.backoff(e.attempts + 1)
@@ -390,10 +391,6 @@ func (u *Uplink) send(ctx context.Context, e entry) error {
 	return nil
 }
 
-func isTransport(err error) bool {
-	var ae *api.Error
-	return !errors.As(err, &ae)
-}
 
 func truncate(s string, n int) string {
 	if len(s) > n {
