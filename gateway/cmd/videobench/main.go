@@ -113,7 +113,7 @@ video:
 		defer cancel()
 		return whep.Dial(ctx, api, "cam", auth)
 	}
-	firstFrame := func() (time.Duration, error) {
+	firstFrame := func(warm bool) (time.Duration, error) {
 		v, err := dial()
 		if err != nil {
 			return 0, err
@@ -125,8 +125,8 @@ video:
 			return 0, err
 		}
 		s := v.Stats()
-		if s.FirstFrame > 300*time.Millisecond {
-			fmt.Fprintf(os.Stderr, "slow join: first frame %v, answer %v, connected %v\n", s.FirstFrame, s.Answered, s.Connected)
+		if warm && s.FirstFrame > 300*time.Millisecond {
+			fmt.Fprintf(os.Stderr, "slow warm join: first frame %v, answer %v, connected %v\n", s.FirstFrame, s.Answered, s.Connected)
 		}
 		if !s.FirstIDRok {
 			return 0, fmt.Errorf("first frame is not an IDR with SPS/PPS")
@@ -140,7 +140,7 @@ video:
 		if err := waitIdle(gw); err != nil {
 			return err
 		}
-		d, err := firstFrame()
+		d, err := firstFrame(false)
 		if err != nil {
 			return fmt.Errorf("cold join %d: %w", i, err)
 		}
@@ -154,7 +154,7 @@ video:
 	time.Sleep(2 * time.Second)
 	for i := 0; i < joins; i++ {
 		time.Sleep(time.Duration(rand.Int64N(int64(2 * time.Second))))
-		d, err := firstFrame()
+		d, err := firstFrame(true)
 		if err != nil {
 			return fmt.Errorf("warm join %d: %w", i, err)
 		}
