@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,7 +21,8 @@ import (
 
 type program struct {
 	name string
-	pkg  string
+	pkg  string // built by the demo, or
+	path string // an installed program
 	args []string
 	// ready waits until the program serves; nil means "started is enough".
 	ready func(ctx context.Context) error
@@ -48,7 +50,14 @@ func run() error {
 	defer os.RemoveAll(bin)
 	cfg := func(p string) string { return filepath.Join(root, "configs", p) }
 
-	progs := []*program{
+	progs := []*program{}
+	if influxd, err := findInfluxd(ctx); err != nil {
+		fmt.Printf("  InfluxDB not available (%v):\n  the gateway runs anyway and keeps telemetry in its spool until InfluxDB is there.\n", err)
+	} else {
+		progs = append(progs, &program{name: "influxd", path: influxd, args: []string{"-config", cfg("influxdb/influxdb.conf")},
+			ready: influxReady("http://127.0.0.1:8086")})
+	}
+	progs = append(progs, []*program{
 		{name: "cloud", pkg: "./cloud/cmd/cloud", args: []string{"run", "-config", cfg("cloud.demo.yaml")},
 			ready: httpReady("http://127.0.0.1:8480/healthz")},
 		{name: "gateway", pkg: "./gateway/cmd/gateway", args: []string{"run", "-config", cfg("demo.yaml")},
@@ -56,9 +65,12 @@ func run() error {
 		{name: "camsim", pkg: "./firmware-sim/cmd/camsim", args: []string{"-listen", "127.0.0.1:8554", "-user", "admin", "-pass", "demo-camera-pass"}},
 		{name: "fwsim", pkg: "./firmware-sim/cmd/fwsim", args: []string{"run", "-broker", "tcp://127.0.0.1:1883", "-site", "demo",
 			"-scenario", cfg("scenarios/demo.yaml"), "-credentials", cfg("demo-credentials.txt"), "-alink-models", cfg("alink")}},
-	}
+	}...)
 	fmt.Println("社区边缘网关演示 / community gateway demo — building programs …")
 	for _, p := range progs {
+		if p.pkg == "" {
+			continue // an installed program
+		}
 		fmt.Printf("  building %s\n", p.name)
 		b := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, p.name), p.pkg)
 		b.Dir, b.Stdout, b.Stderr = root, os.Stdout, os.Stderr
@@ -76,7 +88,11 @@ func run() error {
 		fmt.Println("demo stopped.")
 	}()
 	for _, p := range progs {
-		p.cmd = exec.Command(filepath.Join(bin, p.name), p.args...)
+		path := p.path
+		if path == "" {
+			path = filepath.Join(bin, p.name)
+		}
+		p.cmd = exec.Command(path, p.args...)
 		p.cmd.Dir, p.cmd.Stdout, p.cmd.Stderr = root, prefixed(p.name, os.Stdout), prefixed(p.name, os.Stderr)
 		p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches us; we stop them in order
 		if err := p.cmd.Start(); err != nil {
@@ -100,6 +116,7 @@ func run() error {
                  (header  Authorization: Bearer demo-admin-token-please-change)
    metrics       http://127.0.0.1:8080/metrics  (same header)
    MQTT broker   tcp://127.0.0.1:1883 (per-device logins: configs/demo-credentials.txt)
+   time series   InfluxDB at http://127.0.0.1:8086 (database db/rp), charts on each device page
    camera        rtsp://admin:demo-camera-pass@127.0.0.1:8554/main  (try: ffplay -rtsp_transport tcp …)
    scenario      configs/scenarios/demo.yaml: an SOS at 10 s, a fall, a charger overheating,
                  a locker door left open, a call button dropping off — looping every 3 min
@@ -156,7 +173,7 @@ func httpReady(url string) func(context.Context) error {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
+				if resp.StatusCode/100 == 2 {
 					return nil
 				}
 			}
@@ -166,6 +183,52 @@ func httpReady(url string) func(context.Context) error {
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
+	}
+}
+
+// findInfluxd finds influxd 1.8 (on PATH or in GOPATH/bin), installing it with go install the
+// first time: it is pure Go and takes a few minutes to build.
+func findInfluxd(ctx context.Context) (string, error) {
+	if p, err := exec.LookPath("influxd"); err == nil {
+		return p, nil
+	}
+	gopath, err := exec.CommandContext(ctx, "go", "env", "GOPATH").Output()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "influxd")
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	fmt.Println("  installing InfluxDB 1.8.10 (go install, first time only: a few minutes) …")
+	cmd := exec.CommandContext(ctx, "go", "install", "github.com/influxdata/influxdb/cmd/influxd@v1.8.10")
+	cmd.Dir, cmd.Stdout, cmd.Stderr = os.TempDir(), os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), "GOFLAGS=")
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go install influxd: %w", err)
+	}
+	return p, nil
+}
+
+// influxReady waits for InfluxDB and makes the demo's database (db, retention policy rp).
+func influxReady(base string) func(context.Context) error {
+	ping := httpReady(base + "/ping")
+	return func(ctx context.Context) error {
+		if err := ping(ctx); err != nil {
+			return err
+		}
+		q := url.Values{"q": {"CREATE DATABASE db WITH NAME rp"}}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/query", strings.NewReader(q.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("create database: %s", resp.Status)
+		}
+		return nil
 	}
 }
 
