@@ -94,20 +94,20 @@ type stream struct {
 
 	ssrcV, ssrcA uint32
 
-	mu     sync.Mutex
-	subs   map[*client]struct{}
+	mu   sync.Mutex
+	subs map[*client]struct{}
 	// starting holds clients whose video starts at the next keyframe: like many IP cameras, a
 	// new session never begins with frames that reference a picture it did not get.
 	starting map[*client]bool
-	seqV   uint16
-	seqA   uint16
-	tsV    uint32 // timestamp of the next video frame
-	tsA    uint32
-	pktV   uint32
-	octV   uint32
-	pktA   uint32
-	octA   uint32
-	frames int
+	seqV     uint16
+	seqA     uint16
+	tsV      uint32 // timestamp of the next video frame
+	tsA      uint32
+	pktV     uint32
+	octV     uint32
+	pktA     uint32
+	octA     uint32
+	frames   int
 }
 
 func newStream(c *Clip, frozen *atomic.Bool) *stream {

@@ -391,7 +391,6 @@ func (u *Uplink) send(ctx context.Context, e entry) error {
 	return nil
 }
 
-
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
