@@ -251,9 +251,38 @@ func (g *Generator) connect(ctx context.Context) ([]*worker, []error) {
 	return ok, bad
 }
 
+// Member is one device of a load run.
+type Member struct {
+	ID     string
+	Family drivers.Family
+}
+
+// Members lists, in order, the n devices a run connects with the given id prefix and families
+// (empty: "load-" and every family), so a gateway under test can declare them beforehand.
+func Members(n int, prefix string, fams []drivers.Family) []Member {
+	out := make([]Member, n)
+	for i := range out {
+		out[i] = member(prefix, fams, i)
+	}
+	return out
+}
+
+// member is the i-th device (from 0) of a run.
+func member(prefix string, fams []drivers.Family, i int) Member {
+	if prefix == "" {
+		prefix = "load-"
+	}
+	if len(fams) == 0 {
+		fams = drivers.Families()
+	}
+	f := fams[i%len(fams)]
+	return Member{ID: fmt.Sprintf("%s%s-%05d", prefix, f, i+1), Family: f}
+}
+
 func (g *Generator) connectOne(ctx context.Context, i int) (*worker, error) {
-	f := g.cfg.Families[i%len(g.cfg.Families)]
-	dev := payload.Device{Site: g.cfg.Site, Family: f, ID: fmt.Sprintf("%s%s-%05d", g.cfg.IDPrefix, f, i+1)}
+	m := member(g.cfg.IDPrefix, g.cfg.Families, i)
+	f := m.Family
+	dev := payload.Device{Site: g.cfg.Site, Family: f, ID: m.ID}
 	pw, err := g.cfg.Credentials.Password(dev.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)

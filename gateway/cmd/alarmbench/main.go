@@ -26,17 +26,11 @@ import (
 
 	"github.com/community-edge/edge/firmware-sim/credentials"
 	"github.com/community-edge/edge/firmware-sim/load"
-	"github.com/community-edge/edge/gateway/internal/credential"
 	"github.com/community-edge/edge/gateway/internal/testenv"
 )
 
-const (
-	site    = "bench"
-	token   = "bench-admin-token-0123456789"
-	devPass = "bench-device-password"
-	gwPass  = "bench-gateway-password"
-	buttons = 50
-)
+// buttons is how many call buttons take turns pressing SOS.
+const buttons = 50
 
 func main() {
 	alarms := flag.Int("alarms", 1000, "SOS alarms to measure")
@@ -64,24 +58,18 @@ func run(nAlarms int, telRate float64, nLoad int) error {
 	if err != nil {
 		return err
 	}
-	hash, err := credential.Hash(devPass)
+	// devices: call buttons for the SOS, and the load generator's fleet for telemetry
+	fleet, err := testenv.NewFleet(nLoad)
 	if err != nil {
 		return err
 	}
-	// devices: call buttons for the SOS, and the load generator's fleet for telemetry
 	var cfg strings.Builder
-	pw := []string{"gateway:" + must(credential.Hash(gwPass))}
-	cfg.WriteString("devices:\n")
+	pw := fleet.Passwd()
+	cfg.WriteString("devices:\n" + fleet.DeviceItems())
 	for i := 1; i <= buttons; i++ {
 		id := fmt.Sprintf("cb-%04d", i)
-		fmt.Fprintf(&cfg, "  - {id: %s, family: callbutton, heartbeat_interval: 1h, password_hash: %q, resident: {name: 住户%d, age: 80, lives_alone: true}}\n", id, hash, i)
-		pw = append(pw, id+":"+hash)
-	}
-	fams := []string{"callbutton", "locker", "charger"}
-	for i := 0; i < nLoad; i++ {
-		id := fmt.Sprintf("load-%s-%05d", fams[i%3], i+1)
-		fmt.Fprintf(&cfg, "  - {id: %s, family: %s, heartbeat_interval: 1h, password_hash: %q}\n", id, fams[i%3], hash)
-		pw = append(pw, id+":"+hash)
+		fmt.Fprintf(&cfg, "  - {id: %s, family: callbutton, heartbeat_interval: 1h, password_hash: %q, resident: {name: 住户%d, age: 80, lives_alone: true}}\n", id, fleet.Hash, i)
+		pw = append(pw, id+":"+fleet.Hash)
 	}
 	mosq, err := testenv.StartMosquitto(root, work, pw)
 	if err != nil {
@@ -90,14 +78,12 @@ func run(nAlarms int, telRate float64, nLoad int) error {
 	defer mosq.Stop()
 	port, _ := testenv.FreePort()
 	api := fmt.Sprintf("http://127.0.0.1:%d", port)
-	head := fmt.Sprintf("site: {code: %s}\ndata_dir: %s\nlog: {level: warn}\n", site, filepath.Join(work, "data")) +
-		fmt.Sprintf("http:\n  listen: 127.0.0.1:%d\n  api_tokens: [{name: bench, token: %s, role: admin}]\n", port, token) +
-		fmt.Sprintf("broker:\n  mode: external\n  external: {url: \"tcp://%s\", client_id: gateway-bench, username: gateway, password: %s}\n", mosq.Addr, gwPass)
+	head := testenv.BaseYAML(filepath.Join(work, "data"), port) + testenv.ExternalBrokerYAML(mosq.Addr)
 	cfgPath := filepath.Join(work, "gateway.yaml")
 	if err := os.WriteFile(cfgPath, []byte(head+cfg.String()), 0o600); err != nil {
 		return err
 	}
-	gw, err := testenv.StartGateway(bin, cfgPath, api, token)
+	gw, err := testenv.StartGateway(bin, cfgPath, api, testenv.BenchToken)
 	if err != nil {
 		return err
 	}
@@ -113,7 +99,7 @@ func run(nAlarms int, telRate float64, nLoad int) error {
 	for i := 1; i <= buttons; i++ {
 		id := fmt.Sprintf("cb-%04d", i)
 		c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + mosq.Addr).SetClientID(id).SetUsername(id).
-			SetPassword(devPass).SetCleanSession(false))
+			SetPassword(testenv.BenchDevicePassword).SetCleanSession(false))
 		if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
 			return fmt.Errorf("%s: %w", id, tok.Error())
 		}
@@ -121,8 +107,8 @@ func run(nAlarms int, telRate float64, nLoad int) error {
 		clients = append(clients, c)
 	}
 	// background telemetry for the whole run
-	gen, err := load.New(load.Config{Broker: "tcp://" + mosq.Addr, Site: site, Devices: nLoad, Rate: telRate,
-		Duration: time.Hour, QoS: 1, EventRatio: 0, Credentials: credentials.Shared(devPass)},
+	gen, err := load.New(load.Config{Broker: "tcp://" + mosq.Addr, Site: testenv.BenchSite, Devices: nLoad, Rate: telRate,
+		Duration: time.Hour, QoS: 1, EventRatio: 0, Credentials: credentials.Shared(testenv.BenchDevicePassword)},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
@@ -141,7 +127,7 @@ func run(nAlarms int, telRate float64, nLoad int) error {
 		dev := fmt.Sprintf("cb-%04d", n+1)
 		payload := fmt.Sprintf(`{"id":"bench-%d","ts":%d,"type":"sos","data":{"source":"pendant"}}`, i, time.Now().UnixMilli())
 		start := time.Now()
-		clients[n].Publish(fmt.Sprintf("community/%s/callbutton/%s/event", site, dev), 1, false, payload)
+		clients[n].Publish(fmt.Sprintf("community/%s/callbutton/%s/event", testenv.BenchSite, dev), 1, false, payload)
 		var got change
 		for {
 			select {
@@ -174,13 +160,6 @@ func run(nAlarms int, telRate float64, nLoad int) error {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func must(s string, err error) string {
-	if err != nil {
-		panic(err)
-	}
-	return s
-}
 
 type change struct {
 	Kind  string `json:"kind"`

@@ -18,18 +18,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/community-edge/edge/drivers"
 	"github.com/community-edge/edge/firmware-sim/credentials"
 	"github.com/community-edge/edge/firmware-sim/load"
-	"github.com/community-edge/edge/gateway/internal/credential"
 	"github.com/community-edge/edge/gateway/internal/testenv"
-)
-
-const (
-	site    = "bench"
-	token   = "bench-admin-token-0123456789"
-	devPass = "bench-device-password"
-	gwPass  = "bench-gateway-password"
 )
 
 func main() {
@@ -53,12 +44,15 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	hash, _ := credential.Hash(devPass)
+	fleet, err := testenv.NewFleet(*devices)
+	if err != nil {
+		fail(err)
+	}
 	fmt.Printf("machine: %s\n", testenv.Machine())
 	fmt.Printf("load: %d devices, target %.0f msg/s, %s, QoS 1, %.0f%% events\n\n", *devices, *rate, *dur, *events*100)
 	fmt.Printf("%-10s %10s %10s %10s %8s %14s %12s %12s\n", "broker", "sent", "acked", "accepted", "lost", "rate msg/s", "cpu s/100k", "peak RSS MiB")
 	for _, b := range strings.Split(*brokers, ",") {
-		r, err := runOne(root, work, bin, b, hash, *devices, *rate, *dur, *events)
+		r, err := runOne(root, work, bin, b, fleet, *rate, *dur, *events)
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", b, err))
 		}
@@ -74,56 +68,32 @@ type result struct {
 	peakRSSMiB float64
 }
 
-func runOne(root, work, bin, mode, hash string, n int, rate float64, dur time.Duration, events float64) (result, error) {
+func runOne(root, work, bin, mode string, fleet testenv.Fleet, rate float64, dur time.Duration, events float64) (result, error) {
 	dir, _ := os.MkdirTemp(work, mode+"-")
-	var ids []string
-	fams := drivers.Families()
-	for i := 0; i < n; i++ {
-		ids = append(ids, fmt.Sprintf("load-%s-%05d", fams[i%len(fams)], i+1))
-	}
-	var csv strings.Builder
-	csv.WriteString("family,id,heartbeat_interval\n")
-	for i, id := range ids {
-		fmt.Fprintf(&csv, "%s,%s,1h\n", fams[i%len(fams)], id)
-	}
-	os.WriteFile(filepath.Join(dir, "devices.csv"), []byte(csv.String()), 0o600)
 	httpPort, _ := testenv.FreePort()
-	brokerAddr := ""
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "site: {code: %s}\ndata_dir: %s\nlog: {level: warn}\n", site, filepath.Join(dir, "data"))
-	fmt.Fprintf(&cfg, "http:\n  listen: 127.0.0.1:%d\n  api_tokens: [{name: bench, token: %s, role: admin}]\n", httpPort, token)
-	fmt.Fprintf(&cfg, "devices_csv: [devices.csv]\n")
-	var mosq *testenv.Mosquitto
+	cfg := testenv.BaseYAML(filepath.Join(dir, "data"), httpPort)
+	var brokerAddr string
 	switch mode {
 	case "embedded":
 		p, _ := testenv.FreePort()
 		brokerAddr = fmt.Sprintf("127.0.0.1:%d", p)
-		fmt.Fprintf(&cfg, "broker:\n  mode: embedded\n  embedded: {listen: %q}\n", brokerAddr)
+		cfg += fmt.Sprintf("broker:\n  mode: embedded\n  embedded: {listen: %q}\n", brokerAddr)
 	case "mosquitto":
-		pw := []string{"gateway:" + mustHash(gwPass)}
-		for _, id := range ids {
-			pw = append(pw, id+":"+hash)
-		}
-		var err error
-		if mosq, err = testenv.StartMosquitto(root, dir, pw); err != nil {
+		mosq, err := testenv.StartMosquitto(root, dir, fleet.Passwd())
+		if err != nil {
 			return result{}, err
 		}
 		defer mosq.Stop()
 		brokerAddr = mosq.Addr
-		fmt.Fprintf(&cfg, "broker:\n  mode: external\n  external: {url: \"tcp://%s\", client_id: gateway-bench, username: gateway, password: %s}\n", brokerAddr, gwPass)
+		cfg += testenv.ExternalBrokerYAML(brokerAddr)
 	default:
 		return result{}, fmt.Errorf("unknown broker %q", mode)
 	}
-	// declared devices get the same hash as in Mosquitto's file, so the embedded broker checks it
-	cfgText := strings.Replace(cfg.String(), "devices_csv: [devices.csv]\n", "", 1)
-	var devYAML strings.Builder
-	devYAML.WriteString("devices:\n")
-	for i, id := range ids {
-		fmt.Fprintf(&devYAML, "  - {id: %s, family: %s, heartbeat_interval: 1h, password_hash: %q}\n", id, fams[i%len(fams)], hash)
-	}
-	os.WriteFile(filepath.Join(dir, "gateway.yaml"), []byte(cfgText+devYAML.String()), 0o600)
+	// declared devices have the same hash as Mosquitto's file, so the embedded broker checks it
+	cfg += "devices:\n" + fleet.DeviceItems()
+	os.WriteFile(filepath.Join(dir, "gateway.yaml"), []byte(cfg), 0o600)
 
-	gw, err := testenv.StartGateway(bin, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf("http://127.0.0.1:%d", httpPort), token)
+	gw, err := testenv.StartGateway(bin, filepath.Join(dir, "gateway.yaml"), fmt.Sprintf("http://127.0.0.1:%d", httpPort), testenv.BenchToken)
 	if err != nil {
 		return result{}, err
 	}
@@ -132,8 +102,8 @@ func runOne(root, work, bin, mode, hash string, n int, rate float64, dur time.Du
 		testenv.WaitTCP(brokerAddr, 10*time.Second)
 	}
 	cpu0 := testenv.CPUSeconds(gw.Pid())
-	gen, err := load.New(load.Config{Broker: "tcp://" + brokerAddr, Site: site, Devices: n, Rate: rate, Duration: dur,
-		QoS: 1, EventRatio: events, Credentials: credentials.Shared(devPass)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	gen, err := load.New(load.Config{Broker: "tcp://" + brokerAddr, Site: testenv.BenchSite, Devices: len(fleet.Members), Rate: rate, Duration: dur,
+		QoS: 1, EventRatio: events, Credentials: credentials.Shared(testenv.BenchDevicePassword)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return result{}, err
 	}
@@ -156,14 +126,6 @@ func runOne(root, work, bin, mode, hash string, n int, rate float64, dur time.Du
 	cpu := testenv.CPUSeconds(gw.Pid()) - cpu0
 	rss := testenv.PeakRSSMiB(gw.Pid())
 	return result{load: rep, stored: stored, lost: max(0, want-stored), cpuPer100k: cpu / float64(rep.Acked) * 100000, peakRSSMiB: rss}, nil
-}
-
-func mustHash(pw string) string {
-	h, err := credential.Hash(pw)
-	if err != nil {
-		fail(err)
-	}
-	return h
 }
 
 func fail(err error) {

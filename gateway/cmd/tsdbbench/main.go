@@ -26,18 +26,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/community-edge/edge/drivers"
 	"github.com/community-edge/edge/firmware-sim/credentials"
 	"github.com/community-edge/edge/firmware-sim/load"
-	"github.com/community-edge/edge/gateway/internal/credential"
 	"github.com/community-edge/edge/gateway/internal/testenv"
-)
-
-const (
-	site    = "bench"
-	token   = "bench-admin-token-0123456789"
-	devPass = "bench-device-password"
-	gwPass  = "bench-gateway-password"
 )
 
 // bench is one benchmark invocation's settings.
@@ -47,7 +38,7 @@ type bench struct {
 	rate                                float64
 	dur                                 time.Duration
 	events                              float64
-	devHash, gwHash                     string
+	fleet                               testenv.Fleet
 }
 
 // result is one system's figures.
@@ -90,7 +81,9 @@ func main() {
 	if b.telegrafBin == "" {
 		b.telegrafBin = findTelegraf()
 	}
-	b.devHash, b.gwHash = mustHash(devPass), mustHash(gwPass)
+	if b.fleet, err = testenv.NewFleet(b.devices); err != nil {
+		fail(err)
+	}
 
 	fmt.Printf("machine: %s\n", testenv.Machine())
 	fmt.Printf("load: %d devices, target %.0f msg/s, %s, QoS 1, %.0f%% events; Mosquitto → system → influxd 1.8.10\n\n",
@@ -123,15 +116,6 @@ func findTelegraf() string {
 	return ""
 }
 
-func (b *bench) ids() []string {
-	fams := drivers.Families()
-	ids := make([]string, b.devices)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("load-%s-%05d", fams[i%len(fams)], i+1)
-	}
-	return ids
-}
-
 // run measures one system on a fresh Mosquitto and a fresh influxd.
 func (b *bench) run(system string) (result, error) {
 	dir, err := os.MkdirTemp(b.work, system+"-")
@@ -145,11 +129,7 @@ func (b *bench) run(system string) (result, error) {
 		return result{}, err
 	}
 	defer in.Stop()
-	pw := []string{"gateway:" + b.gwHash}
-	for _, id := range b.ids() {
-		pw = append(pw, id+":"+b.devHash)
-	}
-	mosq, err := testenv.StartMosquitto(b.root, dir, pw)
+	mosq, err := testenv.StartMosquitto(b.root, dir, b.fleet.Passwd())
 	if err != nil {
 		return result{}, err
 	}
@@ -189,8 +169,8 @@ func (b *bench) run(system string) (result, error) {
 	}
 	defer wit.stop()
 	cpu0 := testenv.CPUSeconds(pid)
-	gen, err := load.New(load.Config{Broker: "tcp://" + mosq.Addr, Site: site, Devices: b.devices, Rate: b.rate, Duration: b.dur,
-		QoS: 1, EventRatio: b.events, Credentials: credentials.Shared(devPass)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	gen, err := load.New(load.Config{Broker: "tcp://" + mosq.Addr, Site: testenv.BenchSite, Devices: b.devices, Rate: b.rate, Duration: b.dur,
+		QoS: 1, EventRatio: b.events, Credentials: credentials.Shared(testenv.BenchDevicePassword)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return result{}, err
 	}
@@ -236,20 +216,15 @@ func (b *bench) startGateway(dir, broker, influxURL string) (*testenv.Gateway, e
 		return nil, err
 	}
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "site: {code: %s}\ndata_dir: %s\nlog: {level: warn}\n", site, filepath.Join(dir, "data"))
-	fmt.Fprintf(&cfg, "http:\n  listen: 127.0.0.1:%d\n  api_tokens: [{name: bench, token: %s, role: admin}]\n", httpPort, token)
-	fmt.Fprintf(&cfg, "broker:\n  mode: external\n  external: {url: \"tcp://%s\", client_id: gateway-bench, username: gateway, password: %s}\n", broker, gwPass)
+	cfg.WriteString(testenv.BaseYAML(filepath.Join(dir, "data"), httpPort))
+	cfg.WriteString(testenv.ExternalBrokerYAML(broker))
 	fmt.Fprintf(&cfg, "influx: {url: %q, bucket: %q, token: %q}\n", influxURL, testenv.InfluxBucket, testenv.InfluxToken)
-	cfg.WriteString("devices:\n")
-	fams := drivers.Families()
-	for i, id := range b.ids() {
-		fmt.Fprintf(&cfg, "  - {id: %s, family: %s, heartbeat_interval: 1h, password_hash: %q}\n", id, fams[i%len(fams)], b.devHash)
-	}
+	cfg.WriteString("devices:\n" + b.fleet.DeviceItems())
 	path := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
 		return nil, err
 	}
-	gw, err := testenv.StartGateway(b.gatewayBin, path, fmt.Sprintf("http://127.0.0.1:%d", httpPort), token)
+	gw, err := testenv.StartGateway(b.gatewayBin, path, fmt.Sprintf("http://127.0.0.1:%d", httpPort), testenv.BenchToken)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +311,7 @@ func (b *bench) startTelegraf(dir, broker, influxURL string) (*exec.Cmd, error) 
 		fmt.Fprintf(&fields, "    [[inputs.mqtt_consumer.json_v2.field]]\n      path = \"metrics.%s\"\n      rename = %q\n      type = \"float\"\n      optional = true\n", m, m)
 	}
 	conf := strings.NewReplacer("{{influx}}", influxURL, "{{token}}", testenv.InfluxToken, "{{bucket}}", testenv.InfluxBucket,
-		"{{broker}}", broker, "{{password}}", gwPass, "{{fields}}", fields.String()).Replace(telegrafConf)
+		"{{broker}}", broker, "{{password}}", testenv.BenchGatewayPassword, "{{fields}}", fields.String()).Replace(telegrafConf)
 	path := filepath.Join(dir, "telegraf.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return nil, err
@@ -411,14 +386,6 @@ func influxQLCount(influxURL, q string) (int64, error) {
 		}
 	}
 	return n, nil
-}
-
-func mustHash(pw string) string {
-	h, err := credential.Hash(pw)
-	if err != nil {
-		fail(err)
-	}
-	return h
 }
 
 func fail(err error) {

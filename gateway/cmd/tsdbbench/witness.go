@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/community-edge/edge/gateway/internal/testenv"
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
@@ -136,7 +137,7 @@ type pointKey struct {
 func startWitness(broker string) (*witness, error) {
 	w := &witness{seen: map[pointKey]struct{}{}}
 	opts := paho.NewClientOptions().AddBroker("tcp://" + broker).SetClientID("tsdbbench-witness").
-		SetUsername("gateway").SetPassword(gwPass).SetCleanSession(true).SetOrderMatters(true)
+		SetUsername("gateway").SetPassword(testenv.BenchGatewayPassword).SetCleanSession(true).SetOrderMatters(true)
 	w.client = paho.NewClient(opts)
 	if tok := w.client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		return nil, fmt.Errorf("witness: connect: %v", tok.Error())
