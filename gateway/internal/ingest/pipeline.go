@@ -326,11 +326,7 @@ func (p *Pipeline) commit(batch []item, stored []*Stored) ([]*Stored, error) {
 		return stored, fmt.Errorf("ingest: begin: %w", err)
 	}
 	defer tx.Rollback()
-	w, err := store.NewEventWriter(ctx, tx)
-	if err != nil {
-		return stored, err
-	}
-	defer w.Close()
+	cached := p.st.Cached(tx) // statements prepared once, not per batch
 
 	type change struct {
 		dev   *devices.Device
@@ -373,7 +369,7 @@ func (p *Pipeline) commit(batch []item, stored []*Stored) ([]*Stored, error) {
 			if reason == "" {
 				reason = "status"
 			}
-			if err := store.SetState(ctx, tx, it.dev.ID, string(st.State), it.received, st.FW); err != nil {
+			if err := store.SetState(ctx, cached, it.dev.ID, string(st.State), it.received, st.FW); err != nil {
 				return stored, err
 			}
 			changes = append(changes, change{it.dev, string(st.State), it.received, st.FW})
@@ -388,7 +384,7 @@ func (p *Pipeline) commit(batch []item, stored []*Stored) ([]*Stored, error) {
 		default:
 			continue
 		}
-		dup, err := w.Insert(ctx, &ev)
+		dup, err := store.InsertEvent(ctx, cached, &ev)
 		if err != nil {
 			return stored, err
 		}

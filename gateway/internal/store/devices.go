@@ -137,7 +137,7 @@ func (s *Store) SaveStates(ctx context.Context, ids []string, states []DeviceSta
 }
 
 // SetState records a connection state change inside the caller's transaction.
-func SetState(ctx context.Context, tx *sql.Tx, id, state string, atMS int64, fw string) error {
+func SetState(ctx context.Context, tx Tx, id, state string, atMS int64, fw string) error {
 	_, err := tx.ExecContext(ctx, `UPDATE device_state SET state = ?, state_ms = ?, fw = CASE WHEN ? = '' THEN fw ELSE ? END,
 		last_seen_ms = MAX(last_seen_ms, CASE WHEN ? = 'online' THEN ? ELSE 0 END) WHERE device_id = ?`,
 		state, atMS, fw, fw, state, atMS, id)

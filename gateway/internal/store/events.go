@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
@@ -18,25 +17,13 @@ type Event struct {
 	Data       string `json:"-"` // JSON
 }
 
-// EventWriter inserts events inside one transaction; make one per transaction.
-type EventWriter struct {
-	stmt *sql.Stmt
-}
+const insertEvent = `INSERT INTO events(device_id, event_id, family, type, ts_ms, received_ms, data)
+	VALUES(?,?,?,?,?,?,?) ON CONFLICT(device_id, event_id) DO NOTHING`
 
-// NewEventWriter prepares the insert for tx.
-func NewEventWriter(ctx context.Context, tx *sql.Tx) (*EventWriter, error) {
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events(device_id, event_id, family, type, ts_ms, received_ms, data)
-		VALUES(?,?,?,?,?,?,?) ON CONFLICT(device_id, event_id) DO NOTHING`)
-	if err != nil {
-		return nil, fmt.Errorf("store: prepare event insert: %w", err)
-	}
-	return &EventWriter{stmt: stmt}, nil
-}
-
-// Insert stores e and sets its Seq. It reports dup=true, storing nothing, when the device sent
-// an event with this id before (a QoS 1 redelivery or a repeated id).
-func (w *EventWriter) Insert(ctx context.Context, e *Event) (dup bool, err error) {
-	res, err := w.stmt.ExecContext(ctx, e.DeviceID, e.EventID, e.Family, e.Type, e.TSMS, e.ReceivedMS, e.Data)
+// InsertEvent stores e inside tx and sets its Seq. It reports dup=true, storing nothing, when
+// the device sent an event with this id before (a QoS 1 redelivery or a repeated id).
+func InsertEvent(ctx context.Context, tx Tx, e *Event) (dup bool, err error) {
+	res, err := tx.ExecContext(ctx, insertEvent, e.DeviceID, e.EventID, e.Family, e.Type, e.TSMS, e.ReceivedMS, e.Data)
 	if err != nil {
 		return false, fmt.Errorf("store: insert event %s/%s: %w", e.DeviceID, e.EventID, err)
 	}
@@ -46,9 +33,6 @@ func (w *EventWriter) Insert(ctx context.Context, e *Event) (dup bool, err error
 	e.Seq, err = res.LastInsertId()
 	return false, err
 }
-
-// Close releases the prepared statement.
-func (w *EventWriter) Close() error { return w.stmt.Close() }
 
 // DeviceEvents returns a device's latest events, newest first.
 func (s *Store) DeviceEvents(ctx context.Context, deviceID string, limit int) ([]Event, error) {
