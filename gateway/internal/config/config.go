@@ -371,20 +371,30 @@ var (
 // Roles are the roles a login may have.
 var Roles = []string{"admin", "installer", "duty", "security"}
 
+// Validate checks a site's code, time zone and grid code (an empty grid code is allowed), each
+// problem naming its key (site.code, …). The first-run setup checks what it stores with it too.
+func (s Site) Validate() Errors {
+	var p Errors
+	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
+	if !siteCodeRe.MatchString(s.Code) {
+		add("site.code", "must be 1-63 lowercase letters, digits, '-' or '_' (it is part of every MQTT topic), got %q", s.Code)
+	}
+	// "Local" would load too, but it is this machine's setting, not an IANA name
+	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" || s.TimeZone == "Local" {
+		add("site.time_zone", "unknown time zone %q", s.TimeZone)
+	}
+	if s.GridCode != "" && !gridCodeRe.MatchString(s.GridCode) {
+		add("site.grid_code", "must be 15 digits (division 6, street 3, community 3, grid 3), got %q", s.GridCode)
+	}
+	return p
+}
+
 // Validate checks the configuration without I/O and returns every problem, each naming its key.
 func (c *Config) Validate() Errors {
 	var p Errors
 	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
 
-	if !siteCodeRe.MatchString(c.Site.Code) {
-		add("site.code", "must be 1-63 lowercase letters, digits, '-' or '_' (it is part of every MQTT topic), got %q", c.Site.Code)
-	}
-	if _, err := time.LoadLocation(c.Site.TimeZone); err != nil || c.Site.TimeZone == "" {
-		add("site.time_zone", "unknown time zone %q", c.Site.TimeZone)
-	}
-	if c.Site.GridCode != "" && !gridCodeRe.MatchString(c.Site.GridCode) {
-		add("site.grid_code", "must be 15 digits (division 6, street 3, community 3, grid 3), got %q", c.Site.GridCode)
-	}
+	p = append(p, c.Site.Validate()...)
 	if c.DataDir == "" {
 		add("data_dir", "required")
 	}

@@ -199,6 +199,12 @@ func scanUser(s scanner, extra ...any) (User, error) {
 
 // Add creates a user with an initial password.
 func (d *Directory) Add(ctx context.Context, by Actor, u User, password string) (User, error) {
+	return d.add(ctx, by, u, password, nil)
+}
+
+// add creates a user; within, if set, runs first in the same transaction (a guard, or more
+// rows that belong with the user).
+func (d *Directory) add(ctx context.Context, by Actor, u User, password string, within func(*sql.Tx) error) (User, error) {
 	u.Name = NormalizeName(u.Name)
 	if err := validate(u.Name, u.Role); err != nil {
 		return User{}, fmt.Errorf("users: %w", err)
@@ -213,6 +219,11 @@ func (d *Directory) Add(ctx context.Context, by Actor, u User, password string) 
 	now := d.now().UnixMilli()
 	u.CreatedMS, u.UpdatedMS, u.PasswordMS, u.Disabled = now, now, now, false
 	err = d.inTx(ctx, func(tx *sql.Tx) error {
+		if within != nil {
+			if err := within(tx); err != nil {
+				return err
+			}
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE name = ?`, u.Name).Scan(&n); err != nil {
 			return err
