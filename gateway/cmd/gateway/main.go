@@ -25,6 +25,7 @@ const usage = `gateway — community edge gateway (社区边缘网关)
 Usage:
   gateway run -config FILE            run the gateway
   gateway check-config -config FILE   validate a configuration; prints every problem with its key
+  gateway doctor -config FILE [-lang zh|en] [-json]   check the installation: a table of pass/warn/fail with fixes
   gateway user add|passwd|remove|list manage console users (gateway user help)
   gateway mosquitto-passwd -config FILE   print a Mosquitto password file of every device's login
   gateway camera probe URL            connect to a camera and print what it streams, or why not
@@ -48,6 +49,8 @@ func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "check-config":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "doctor":
+		return cmdDoctor(args[1:], stdout, stderr)
 	case "mosquitto-passwd":
 		return cmdMosquittoPasswd(args[1:], stdout, stderr)
 	case "user":

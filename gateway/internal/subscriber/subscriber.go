@@ -79,24 +79,26 @@ func Topics(site string) map[string]byte {
 	return t
 }
 
-func (s *Subscriber) tlsConfig() (*tls.Config, error) {
-	if !strings.HasPrefix(s.cfg.URL, "ssl://") && !strings.HasPrefix(s.cfg.URL, "tls://") {
+// TLS returns the TLS settings for an ssl:// or tls:// URL (nil for tcp://): the CA to verify
+// the broker with and the client certificate, as the subscriber and `gateway doctor` use them.
+func (c Config) TLS() (*tls.Config, error) {
+	if !strings.HasPrefix(c.URL, "ssl://") && !strings.HasPrefix(c.URL, "tls://") {
 		return nil, nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.cfg.InsecureSkipVerify}
-	if s.cfg.CAFile != "" {
-		pem, err := os.ReadFile(s.cfg.CAFile)
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("subscriber: ca_file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("subscriber: ca_file %s holds no certificate", s.cfg.CAFile)
+			return nil, fmt.Errorf("subscriber: ca_file %s holds no certificate", c.CAFile)
 		}
 		tc.RootCAs = pool
 	}
-	if s.cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("subscriber: client certificate: %w", err)
 		}
@@ -104,6 +106,8 @@ func (s *Subscriber) tlsConfig() (*tls.Config, error) {
 	}
 	return tc, nil
 }
+
+func (s *Subscriber) tlsConfig() (*tls.Config, error) { return s.cfg.TLS() }
 
 // Run connects (retrying until it can), consumes until ctx is done, then disconnects. Messages
 // not yet acknowledged then stay with the broker, which delivers them again to this session.
