@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ type Camera struct {
 	URL                string // rtsp://…; never shown to viewers
 	Username, Password string
 	AlwaysOn           bool
+	Origin             string // "config" (the default) or "runtime": added while running (AddCamera)
 }
 
 // Config configures a Hub. Zero durations take the defaults noted.
@@ -54,13 +56,27 @@ const (
 // ErrNoCamera is returned for an unknown camera id.
 var ErrNoCamera = errors.New("video: no such camera")
 
+// ErrCameraExists is returned by AddCamera for an id already in use.
+var ErrCameraExists = errors.New("video: a camera with this id exists")
+
 // Hub relays every configured camera.
 type Hub struct {
-	cfg     Config
-	alarms  Alarms
-	log     *slog.Logger
+	cfg    Config
+	alarms Alarms
+	log    *slog.Logger
+
+	mu      sync.RWMutex
 	order   []string
 	streams map[string]*stream
+	running *hubRun // set while Run runs
+}
+
+// hubRun is what Run owns: the context and goroutines of every stream, each with its own
+// cancel so a camera can be removed while the others run on.
+type hubRun struct {
+	ctx     context.Context
+	wg      sync.WaitGroup
+	cancels map[string]context.CancelFunc
 }
 
 // New builds a hub; it connects to nothing until Run. alarms may be nil.
@@ -79,21 +95,99 @@ func New(cfg Config, alarms Alarms, log *slog.Logger) *Hub {
 	}
 	h := &Hub{cfg: cfg, alarms: alarms, log: log, streams: map[string]*stream{}}
 	for _, c := range cfg.Cameras {
+		if c.Origin == "" {
+			c.Origin = "config"
+		}
 		h.order = append(h.order, c.ID)
 		h.streams[c.ID] = newStream(h, c)
 	}
 	return h
 }
 
-// Run relays until ctx is done, then closes every camera connection and viewer.
+// Run relays until ctx is done, then closes every camera connection and viewer. Cameras
+// added while it runs start at once.
 func (h *Hub) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for _, s := range h.streams {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.run(ctx) }()
+	r := &hubRun{ctx: ctx, cancels: map[string]context.CancelFunc{}}
+	h.mu.Lock()
+	h.running = r
+	for id, s := range h.streams {
+		h.start(r, id, s)
 	}
-	wg.Wait()
+	h.mu.Unlock()
+	<-ctx.Done()
+	h.mu.Lock()
+	h.running = nil
+	h.mu.Unlock()
+	r.wg.Wait()
 	return nil
+}
+
+// start runs a stream's goroutine; h.mu is held.
+func (h *Hub) start(r *hubRun, id string, s *stream) {
+	sctx, cancel := context.WithCancel(r.ctx)
+	r.cancels[id] = cancel
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); s.run(sctx) }()
+}
+
+// AddCamera adds a camera to the running hub (or to the hub before Run): it appears in
+// Cameras at once and opens on its first viewer, like a configured one.
+func (h *Hub) AddCamera(c Camera) error {
+	if c.ID == "" || c.URL == "" {
+		return errors.New("video: a camera needs an id and a URL")
+	}
+	if c.Origin == "" {
+		c.Origin = "runtime"
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.streams[c.ID]; ok {
+		return fmt.Errorf("%w: %s", ErrCameraExists, c.ID)
+	}
+	s := newStream(h, c)
+	h.streams[c.ID] = s
+	h.order = append(h.order, c.ID)
+	if h.running != nil {
+		h.start(h.running, c.ID, s)
+	}
+	return nil
+}
+
+// RemoveCamera stops a camera (its viewers are disconnected), clears its camera_offline
+// alarm and forgets it.
+func (h *Hub) RemoveCamera(ctx context.Context, id string) error {
+	h.mu.Lock()
+	s, ok := h.streams[id]
+	if !ok {
+		h.mu.Unlock()
+		return ErrNoCamera
+	}
+	delete(h.streams, id)
+	h.order = slices.DeleteFunc(h.order, func(x string) bool { return x == id })
+	var cancel context.CancelFunc
+	if h.running != nil {
+		cancel = h.running.cancels[id]
+		delete(h.running.cancels, id)
+	}
+	h.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-s.stopped
+	}
+	if h.alarms != nil {
+		if err := h.alarms.ClearLocal(ctx, s.condition()); err != nil {
+			return fmt.Errorf("video: clearing camera_offline of %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// stream returns camera id's stream.
+func (h *Hub) stream(id string) (*stream, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s, ok := h.streams[id]
+	return s, ok
 }
 
 // Status is what a viewer may know about a camera: never its URL or credentials.
@@ -106,10 +200,13 @@ type Status struct {
 	LastFrameAgeMS *int64 `json:"last_frame_age_ms,omitempty"`
 	Viewers        int    `json:"viewers"`
 	Audio          string `json:"audio,omitempty"` // PCMA or PCMU when relayed
+	Origin         string `json:"origin"`          // config, or runtime (added in the console; may be removed)
 }
 
 // Cameras returns every camera's status, in configuration order.
 func (h *Hub) Cameras() []Status {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	out := make([]Status, 0, len(h.order))
 	for _, id := range h.order {
 		out = append(out, h.streams[id].status())
@@ -119,7 +216,7 @@ func (h *Hub) Cameras() []Status {
 
 // Camera returns one camera's status.
 func (h *Hub) Camera(id string) (Status, bool) {
-	s, ok := h.streams[id]
+	s, ok := h.stream(id)
 	if !ok {
 		return Status{}, false
 	}
@@ -130,7 +227,7 @@ func (h *Hub) Camera(id string) (Status, bool) {
 // done) for the camera's tracks. The viewer's queue starts with the cached GOP. The caller
 // must Leave.
 func (h *Hub) Join(ctx context.Context, id string) (*Viewer, error) {
-	s, ok := h.streams[id]
+	s, ok := h.stream(id)
 	if !ok {
 		return nil, ErrNoCamera
 	}

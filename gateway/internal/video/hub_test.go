@@ -2,6 +2,7 @@ package video
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"runtime"
@@ -263,5 +264,50 @@ func TestLifecycle(t *testing.T) {
 	waitFor(t, 5*time.Second, "camera_offline raised", func() bool { return alarms.is("camera_offline:gone") })
 	if alarms.is("camera_offline:c1") {
 		t.Error("camera_offline raised for a camera that works")
+	}
+}
+
+// TestAddRemoveCameraWhileRunning: a camera added to a running hub streams to a viewer at
+// once; removing it disconnects the viewer, clears its alarm and stops its goroutines.
+func TestAddRemoveCameraWhileRunning(t *testing.T) {
+	cam := startCamera(t)
+	alarms := &alarmLog{raised: map[string]bool{}}
+	h := runHub(t, Config{Cameras: []Camera{{ID: "cfg", URL: "rtsp://127.0.0.1:1/none"}}}, alarms)
+	if err := h.AddCamera(Camera{ID: "cfg", URL: cam.URL("/main")}); !errors.Is(err, ErrCameraExists) {
+		t.Fatalf("adding a configured camera's id: %v", err)
+	}
+	u, p := "u", "camera-pass"
+	if err := h.AddCamera(Camera{ID: "new", Name: "北门", URL: strings.Replace(cam.URL("/main"), u+":"+p+"@", "", 1), Username: u, Password: p}); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.Cameras(); len(st) != 2 || st[0].Origin != "config" || st[1].ID != "new" || st[1].Origin != "runtime" {
+		t.Fatalf("cameras: %+v", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := h.Join(ctx, "new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for it := range v.Queue() {
+		if it.Frame != nil && it.Frame.Keyframe {
+			break
+		}
+	}
+	waitFor(t, 5*time.Second, "live", func() bool { st, _ := h.Camera("new"); return st.State == StateLive })
+	alarms.raised["camera_offline:new"] = true
+	if err := h.RemoveCamera(ctx, "new"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-v.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("the viewer of a removed camera was not disconnected")
+	}
+	if _, ok := h.Camera("new"); ok || len(h.Cameras()) != 1 || alarms.is("camera_offline:new") {
+		t.Errorf("after removal: %+v, alarm %v", h.Cameras(), alarms.is("camera_offline:new"))
+	}
+	if err := h.RemoveCamera(ctx, "new"); !errors.Is(err, ErrNoCamera) {
+		t.Errorf("removing twice: %v", err)
 	}
 }

@@ -241,7 +241,7 @@ func (s *stream) close() {
 }
 
 func (s *stream) publish(now time.Time) {
-	st := &Status{ID: s.cam.ID, Name: s.cam.Name, Building: s.cam.Building, Viewers: len(s.viewers), State: StateIdle}
+	st := &Status{ID: s.cam.ID, Name: s.cam.Name, Building: s.cam.Building, Viewers: len(s.viewers), State: StateIdle, Origin: s.cam.Origin}
 	if s.info != nil && s.info.Audio != nil {
 		st.Audio = string(s.info.Audio.Codec)
 	}
