@@ -92,19 +92,30 @@ func (c *Config) validateVideo() Errors {
 	}
 	seen := map[string]bool{}
 	for i, cam := range c.Cameras {
-		key := fmt.Sprintf("cameras[%d]", i)
-		if !deviceIDRe.MatchString(cam.ID) {
-			add(key+".id", "must be 1-64 letters, digits, '.', '-' or '_', got %q", cam.ID)
-		} else if seen[cam.ID] {
-			add(key+".id", "duplicate camera id %q", cam.ID)
+		key := fmt.Sprintf("cameras[%d].", i)
+		for _, problem := range ValidateCamera(cam) {
+			p = append(p, key+problem)
+		}
+		if seen[cam.ID] {
+			add(key+"id", "duplicate camera id %q", cam.ID)
 		}
 		seen[cam.ID] = true
-		if !strings.HasPrefix(cam.URL, "rtsp://") {
-			add(key+".url", "must be an rtsp:// URL")
-		}
-		if (cam.Username == "") != (cam.Password == "") {
-			add(key+".username", "username and password go together")
-		}
+	}
+	return p
+}
+
+// ValidateCamera checks one camera (from the configuration or added at runtime); each
+// problem starts with its field's key.
+func ValidateCamera(cam Camera) []string {
+	var p []string
+	if !deviceIDRe.MatchString(cam.ID) {
+		p = append(p, fmt.Sprintf("id: must be 1-64 letters, digits, '.', '-' or '_', got %q", cam.ID))
+	}
+	if !strings.HasPrefix(cam.URL, "rtsp://") {
+		p = append(p, "url: must be an rtsp:// URL")
+	}
+	if (cam.Username == "") != (cam.Password == "") {
+		p = append(p, "username: username and password go together")
 	}
 	return p
 }
