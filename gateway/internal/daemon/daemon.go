@@ -165,6 +165,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 	g.Video, g.WebRTC = newVideo(cfg, st, g.Alarms, log)
 	g.Registry.MustRegister(newCameraCollector(g.Video, g.WebRTC))
 	g.HTTP.AddCameras(g.Video, g.WebRTC)
+	g.HTTP.SetDoctor(g.doctorReport) // GET /api/v1/doctor (doctor.go)
 	return g, nil
 }
 

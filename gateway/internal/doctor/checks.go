@@ -41,6 +41,9 @@ const (
 func (d *Doctor) checkConfig(context.Context) outcome {
 	path := d.opts.ConfigPath
 	if d.opts.ConfigErr == nil && d.cfg != nil {
+		if path == "" {
+			return pass(d.t("配置有效（网关正在按它运行）", "valid (the gateway is running with it)"))
+		}
 		return pass(d.t("配置有效：", "valid: ") + path)
 	}
 	var list config.Errors

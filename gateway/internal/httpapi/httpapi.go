@@ -62,6 +62,7 @@ type Server struct {
 	router  chi.Router
 	addr    chan string
 	started time.Time
+	doctor  DoctorFunc // GET /api/v1/doctor (doctor.go)
 }
 
 type token struct {

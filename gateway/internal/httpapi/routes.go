@@ -35,6 +35,7 @@ func (s *Server) routes(d Deps) chi.Router {
 			r.With(s.require(RoleAdmin, RoleDuty)).Post("/alarms/{id}/resolve", s.resolveAlarm)
 			r.With(s.require(RoleAdmin, RoleDuty, RoleSecurity)).Get("/stream", s.stream)
 			r.With(s.require(RoleAdmin)).Get("/audit", s.listAudit)
+			r.With(s.require(RoleAdmin, RoleInstaller)).Get("/doctor", s.runDoctor) // the installer's checks (doctor.go)
 
 			// the site (for the console's labels and time zone) and this API's description (site.go)
 			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/site", s.siteInfo)
