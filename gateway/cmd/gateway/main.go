@@ -15,6 +15,7 @@ import (
 
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/daemon"
+	"github.com/community-edge/edge/gateway/internal/runlock"
 )
 
 // version is set with -ldflags "-X main.version=…".
@@ -29,6 +30,8 @@ Usage:
   gateway user add|passwd|remove|list manage console users (gateway user help)
   gateway mosquitto-passwd -config FILE   print a Mosquitto password file of every device's login
   gateway camera probe URL            connect to a camera and print what it streams, or why not
+  gateway backup -config FILE OUT     back up config, database and keys to OUT.tar.gz while running
+  gateway restore -config FILE IN     restore a backup onto a stopped gateway (-force replaces)
   gateway version                     print the version
 `
 
@@ -57,6 +60,10 @@ func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdUser(args[1:], stdin, stdout, stderr)
 	case "camera":
 		return cmdCamera(args[1:], stdout, stderr)
+	case "backup":
+		return cmdBackup(args[1:], stdout, stderr)
+	case "restore":
+		return cmdRestore(args[1:], stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gateway", versionString())
 		return 0
@@ -137,6 +144,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	// The lock tells restore (and a second gateway) that this data directory is in use.
+	lock, err := runlock.Acquire(cfg.Path(cfg.DataDir))
+	if err != nil {
+		log.Error("gateway cannot start", "err", err)
+		return 1
+	}
+	defer lock.Release()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g, err := daemon.New(ctx, cfg, log)
