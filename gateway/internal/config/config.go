@@ -77,6 +77,10 @@ type EmbeddedBroker struct {
 	MaxInflight   int    `yaml:"max_inflight"`    // QoS 1 messages in flight per client
 	MaxQueued     int    `yaml:"max_queued"`      // messages queued per client before the broker drops (counted)
 	MaxPacketSize int    `yaml:"max_packet_size"` // bytes; larger packets are refused by the broker
+	// Advertise is host[:port] devices reach the broker by, shown in new devices' connection
+	// settings (QR code); empty: the host the installer's browser reached the console by, and
+	// the port of listen (and of tls_listen). See DeviceEndpoint.
+	Advertise string `yaml:"advertise"`
 }
 
 // ExternalBroker configures a Mosquitto or EMQX broker the gateway subscribes to.
@@ -417,6 +421,7 @@ func (c *Config) Validate() Errors {
 		if e.TLSListen != "" && (e.TLSCertFile == "" || e.TLSKeyFile == "") {
 			add("broker.embedded.tls_listen", "needs tls_cert_file and tls_key_file")
 		}
+		p = append(p, e.validateAdvertise()...)
 		if e.MaxInflight < 1 || e.MaxInflight > 65535 {
 			add("broker.embedded.max_inflight", "must be 1-65535, got %d", e.MaxInflight)
 		}

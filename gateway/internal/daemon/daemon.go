@@ -156,7 +156,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 			Password: x.Password, CAFile: cfg.Path(x.CAFile), CertFile: cfg.Path(x.CertFile), KeyFile: cfg.Path(x.KeyFile),
 			InsecureSkipVerify: x.InsecureSkipVerify, KeepAlive: x.KeepAlive}, g.Pipeline, g.Registry, log.With("component", "subscriber"))
 	}
-	g.HTTP = httpapi.New(cfg.HTTP.Listen, cfg.HTTP.APITokens, httpapi.Deps{Devices: g.Devices, Store: st, Gatherer: g.Registry, Alarms: g.Alarms, Site: cfg.Site,
+	g.HTTP = httpapi.New(cfg.HTTP.Listen, cfg.HTTP.APITokens, httpapi.Deps{Devices: g.Devices, Store: st, Gatherer: g.Registry, Alarms: g.Alarms, Site: cfg.Site, DeviceBroker: cfg.Broker.DeviceEndpoint(),
 		Users: sec.users, TLS: sec.tls,
 		Ready: func() error { return st.DB().PingContext(context.Background()) }}, log.With("component", "http"))
 	if g.TSDB != nil {

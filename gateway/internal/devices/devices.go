@@ -6,6 +6,8 @@ package devices
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/community-edge/edge/drivers"
+	"github.com/community-edge/edge/gateway/internal/audit"
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/credential"
 	"github.com/community-edge/edge/gateway/internal/fanout"
@@ -50,6 +53,7 @@ type Device struct {
 	state      atomic.Int32
 	stateMS    atomic.Int64
 	lastSeenMS atomic.Int64
+	firstMsgMS atomic.Int64  // the first telemetry, event or command answer since the gateway started
 	battery    atomic.Uint64 // float64 bits; NaN when unknown
 	rssi       atomic.Uint64
 	fw         atomic.Pointer[string]
@@ -67,6 +71,9 @@ type Health struct {
 	BatteryPct *float64 `json:"battery_pct"`
 	RSSI       *float64 `json:"rssi_dbm"`
 	FW         string   `json:"fw"`
+	// FirstMessage is when the device's first telemetry, event or command answer since the
+	// gateway started arrived (Unix ms; 0: none yet). The installer's page shows it.
+	FirstMessage int64 `json:"first_message"`
 }
 
 func stateName(s int32) string {
@@ -100,7 +107,7 @@ func loadF(a *atomic.Uint64) *float64 {
 // Health returns the device's live state.
 func (d *Device) Health() Health {
 	h := Health{State: stateName(d.state.Load()), StateSince: d.stateMS.Load(), LastSeen: d.lastSeenMS.Load(),
-		BatteryPct: loadF(&d.battery), RSSI: loadF(&d.rssi)}
+		BatteryPct: loadF(&d.battery), RSSI: loadF(&d.rssi), FirstMessage: d.firstMsgMS.Load()}
 	if fw := d.fw.Load(); fw != nil {
 		h.FW = *fw
 	}
@@ -141,12 +148,14 @@ func (d *Device) touch(ms int64) {
 	d.dirty.Store(true)
 }
 
-// Seen records telemetry received at nowMS: the heartbeat, and battery and signal when the
-// report carries them.
-func (d *Device) Seen(nowMS int64, t *drivers.Telemetry) {
+// Seen records a message (telemetry, an event, a command answer) received at nowMS: the
+// heartbeat, and battery and signal when t carries them. It reports whether this is the
+// device's first message since the gateway started (tell subscribers: StateChanged).
+func (d *Device) Seen(nowMS int64, t *drivers.Telemetry) (first bool) {
 	d.touch(nowMS)
+	first = d.firstMsgMS.Load() == 0 && d.firstMsgMS.CompareAndSwap(0, nowMS)
 	if t == nil {
-		return
+		return first
 	}
 	for _, m := range t.Metrics {
 		switch m.Name {
@@ -156,6 +165,7 @@ func (d *Device) Seen(nowMS int64, t *drivers.Telemetry) {
 			d.rssi.Store(math.Float64bits(m.Value))
 		}
 	}
+	return first
 }
 
 func (r *Registry) record(d *Device) (store.Device, error) {
@@ -276,6 +286,10 @@ func (r *Registry) NewDevice(c config.Device, origin string) (*Device, error) {
 func (r *Registry) Load(ctx context.Context, declared []config.Device) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// additions and removals are audited in the same transaction
+	if err := r.st.Migrate(ctx, audit.Migrations); err != nil {
+		return fmt.Errorf("devices: %w", err)
+	}
 	recs, states, err := r.st.Devices(ctx)
 	if err != nil {
 		return fmt.Errorf("devices: %w", err)
@@ -372,41 +386,101 @@ func (r *Registry) fromRecord(rec store.Device) (*Device, bool, error) {
 }
 
 // Add registers a device made through the API and returns its new MQTT password, which is
-// shown once and stored only as a hash.
-func (r *Registry) Add(ctx context.Context, c config.Device) (*Device, string, error) {
-	if errs := config.ValidateDevice(c); len(errs) > 0 {
-		return nil, "", fmt.Errorf("devices: %s", errs[0])
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := (*r.byID.Load())[c.ID]; dup {
-		return nil, "", fmt.Errorf("devices: device %q exists", c.ID)
-	}
-	pw, err := credential.NewPassword()
+// shown once and stored only as a hash. The audit log records it as done by actor from remote.
+func (r *Registry) Add(ctx context.Context, c config.Device, actor, remote string) (*Device, string, error) {
+	added, err := r.AddAll(ctx, []config.Device{c}, actor, remote, "")
 	if err != nil {
 		return nil, "", err
 	}
-	c.Password, c.PasswordHash = pw, ""
-	d, err := r.NewDevice(c, "api")
-	if err != nil {
-		return nil, "", err
-	}
-	rec, err := r.record(d)
-	if err != nil {
-		return nil, "", fmt.Errorf("devices: %w", err)
-	}
-	if err := r.st.UpsertDevice(ctx, rec); err != nil {
-		return nil, "", fmt.Errorf("devices: %w", err)
-	}
-	r.swap(func(m map[string]*Device) { m[d.ID] = d })
-	return d, pw, nil
+	return added[0].Device, added[0].Password, nil
 }
 
-// Remove unregisters a device; its login stops working at once.
-func (r *Registry) Remove(ctx context.Context, id string) error {
+// Added is a device made through the API with its new MQTT password (shown once).
+type Added struct {
+	Device   *Device
+	Password string
+}
+
+// ErrExists is returned when a device's id is taken.
+var ErrExists = errors.New("devices: a device with this id exists")
+
+// AddAll registers devices made through the API, each with a new password, all or none: one
+// invalid or taken id adds none of them. Each gets an audit entry ("device.add" by actor from
+// remote, with how, e.g. "csv import", in its detail) in the same transaction.
+func (r *Registry) AddAll(ctx context.Context, cs []config.Device, actor, remote, how string) ([]Added, error) {
+	seen := map[string]bool{}
+	for _, c := range cs {
+		if errs := config.ValidateDevice(c); len(errs) > 0 {
+			return nil, fmt.Errorf("devices: %s: %s", c.ID, errs[0])
+		}
+		if seen[c.ID] {
+			return nil, fmt.Errorf("devices: %s: %w", c.ID, ErrExists)
+		}
+		seen[c.ID] = true
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.st.DeleteDevice(ctx, id); err != nil {
+	cur := *r.byID.Load()
+	out := make([]Added, 0, len(cs))
+	recs := make([]store.Device, 0, len(cs))
+	for _, c := range cs {
+		if _, dup := cur[c.ID]; dup {
+			return nil, fmt.Errorf("devices: %s: %w", c.ID, ErrExists)
+		}
+		pw, err := credential.NewPassword()
+		if err != nil {
+			return nil, err
+		}
+		c.Password, c.PasswordHash = pw, ""
+		d, err := r.NewDevice(c, "api")
+		if err != nil {
+			return nil, err
+		}
+		rec, err := r.record(d)
+		if err != nil {
+			return nil, fmt.Errorf("devices: %w", err)
+		}
+		out = append(out, Added{Device: d, Password: pw})
+		recs = append(recs, rec)
+	}
+	now := r.now().UnixMilli()
+	err := r.st.AddDevices(ctx, recs, func(tx *sql.Tx) error {
+		for _, a := range out {
+			detail := string(a.Device.Family)
+			if how != "" {
+				detail += ", " + how
+			}
+			if err := audit.Record(ctx, tx, audit.Entry{AtMS: now, Actor: actor, Action: "device.add", Target: a.Device.ID,
+				Detail: detail, Remote: remote}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrExists) {
+		return nil, fmt.Errorf("devices: %w (%v)", ErrExists, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("devices: %w", err)
+	}
+	r.swap(func(m map[string]*Device) {
+		for _, a := range out {
+			m[a.Device.ID] = a.Device
+		}
+	})
+	return out, nil
+}
+
+// Remove unregisters a device; its login stops working at once and its session is ended. The
+// audit log records it ("device.remove") as done by actor from remote.
+func (r *Registry) Remove(ctx context.Context, id, actor, remote string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.st.DeleteDeviceWith(ctx, id, func(tx *sql.Tx) error {
+		return audit.Record(ctx, tx, audit.Entry{AtMS: r.now().UnixMilli(), Actor: actor, Action: "device.remove", Target: id,
+			Detail: "login revoked", Remote: remote})
+	})
+	if err != nil {
 		return fmt.Errorf("devices: remove %s: %w", id, err)
 	}
 	r.swap(func(m map[string]*Device) { delete(m, id) })

@@ -67,7 +67,7 @@ func TestResidentPrivateFieldsNeverOnDiskInTheClear(t *testing.T) {
 	if err := r.Load(ctx, []config.Device{{ID: "cb-1", Family: "callbutton", Password: "cb-1-password", Resident: resident()}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Add(ctx, config.Device{ID: "cb-old", Family: "callbutton", Resident: resident()}); err != nil {
+	if _, _, err := r.Add(ctx, config.Device{ID: "cb-old", Family: "callbutton", Resident: resident()}, "test", ""); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -76,7 +76,7 @@ func TestResidentPrivateFieldsNeverOnDiskInTheClear(t *testing.T) {
 	if err := r.Load(ctx, []config.Device{{ID: "cb-1", Family: "callbutton", Password: "cb-1-password", Resident: resident()}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Add(ctx, config.Device{ID: "cb-2", Family: "callbutton", Resident: resident()}); err != nil {
+	if _, _, err := r.Add(ctx, config.Device{ID: "cb-2", Family: "callbutton", Resident: resident()}, "test", ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"cb-old", "cb-1", "cb-2"} {

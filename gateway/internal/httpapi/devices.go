@@ -3,9 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -125,25 +123,31 @@ func (s *Server) createDevice(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid device", "problems": problems})
 		return
 	}
-	d, pw, err := s.devs.Add(r.Context(), c)
+	by := actor(r)
+	added, err := s.devs.AddAll(r.Context(), []config.Device{c}, by.Name, by.Remote, "")
 	if err != nil {
 		code := http.StatusInternalServerError
-		if strings.Contains(err.Error(), "exists") {
+		if errors.Is(err, devices.ErrExists) {
 			code = http.StatusConflict
 		}
 		writeError(w, code, err.Error())
 		return
 	}
+	d := added[0].Device
+	v, err := s.newDeviceView(r, p.Role, added[0])
+	if err != nil {
+		s.log.Error("device connection settings", "device", d.ID, "err", err)
+	}
 	s.log.Info("device added", "device", d.ID, "by", p.Name)
 	w.Header().Set("Location", "/api/v1/devices/"+d.ID)
-	writeJSON(w, http.StatusCreated, map[string]any{"device": viewOf(d, p.Role), "mqtt_password": pw,
-		"note": fmt.Sprintf("the password is shown once; the device logs in as %q with client id %q", d.ID, d.ID)})
+	writeJSON(w, http.StatusCreated, v)
 }
 
 func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
 	id := chi.URLParam(r, "id")
-	if err := s.devs.Remove(r.Context(), id); err != nil {
+	by := actor(r)
+	if err := s.devs.Remove(r.Context(), id, by.Name, by.Remote); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			writeError(w, http.StatusNotFound, "no such device")
 			return

@@ -54,8 +54,9 @@ type Server struct {
 	alarms  *alarm.Engine
 	st      *store.Store
 	site    config.Site
-	users   *users.Directory // nil: only configured API tokens log in
-	tls     *tls.Config      // nil: plain HTTP
+	broker  config.DeviceEndpoint // where devices reach the broker, for new devices' settings
+	users   *users.Directory      // nil: only configured API tokens log in
+	tls     *tls.Config           // nil: plain HTTP
 	gather  prometheus.Gatherer
 	log     *slog.Logger
 	ready   func() error
@@ -80,13 +81,15 @@ type Deps struct {
 	TLS      *tls.Config      // serve HTTPS with this; nil for plain HTTP
 	Alarms   *alarm.Engine
 	Site     config.Site // the site, as GET /api/v1/site shows it
+	// DeviceBroker is where devices reach the broker, shown in new devices' connection settings.
+	DeviceBroker config.DeviceEndpoint
 	// Ready reports whether the gateway is fit to serve (for /healthz).
 	Ready func() error
 }
 
 // New makes the server and its routes; it listens on nothing until Run.
 func New(listen string, tokens []config.APIToken, d Deps, log *slog.Logger) *Server {
-	s := &Server{listen: listen, devs: d.Devices, alarms: d.Alarms, st: d.Store, users: d.Users, tls: d.TLS, site: d.Site, gather: d.Gatherer, log: log, ready: d.Ready,
+	s := &Server{listen: listen, devs: d.Devices, alarms: d.Alarms, st: d.Store, users: d.Users, tls: d.TLS, site: d.Site, broker: d.DeviceBroker, gather: d.Gatherer, log: log, ready: d.Ready,
 		addr: make(chan string, 1), started: time.Now()}
 	for _, t := range tokens {
 		s.tokens = append(s.tokens, token{sum: sha256.Sum256([]byte(t.Token)), name: t.Name, role: t.Role})

@@ -24,6 +24,9 @@ func (s *Server) routes(d Deps) chi.Router {
 			r.With(s.require(RoleAdmin, RoleInstaller)).Post("/devices", s.createDevice)
 			r.With(s.require(RoleAdmin, RoleInstaller, RoleDuty, RoleSecurity)).Get("/devices/{id}", s.getDevice)
 			r.With(s.require(RoleAdmin, RoleInstaller)).Delete("/devices/{id}", s.deleteDevice)
+			// provisioning: CSV import and the installer page's live view of devices (provision.go)
+			r.With(s.require(RoleAdmin, RoleInstaller)).Post("/devices/import", s.importDevices)
+			r.With(s.require(RoleAdmin, RoleInstaller)).Get("/stream/devices", s.deviceStream)
 
 			// users and access: logout, me, personal tokens, users (login.go, users.go)
 			s.accessRoutes(r)

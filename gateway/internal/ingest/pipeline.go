@@ -145,7 +145,9 @@ func (p *Pipeline) Submit(topic string, payload []byte, ack func()) bool {
 
 	switch msg.Kind {
 	case drivers.KindTelemetry:
-		dev.Seen(nowMS, msg.Telemetry)
+		if dev.Seen(nowMS, msg.Telemetry) {
+			p.devs.StateChanged(dev) // the installer's page waits for the first message
+		}
 		for _, o := range p.observers {
 			o(dev, msg.Telemetry, nowMS)
 		}
@@ -166,7 +168,9 @@ func (p *Pipeline) Submit(topic string, payload []byte, ack func()) bool {
 		ack()
 		return true
 	case drivers.KindEvent:
-		dev.Seen(nowMS, nil)
+		if dev.Seen(nowMS, nil) {
+			p.devs.StateChanged(dev)
+		}
 		if !dev.Online() && dev.ClaimPending() {
 			if !p.enqueue(item{msg: stateMsg(&msg, drivers.Online), dev: dev, received: nowMS, reason: "event"}) {
 				dev.ReleasePending()

@@ -40,22 +40,58 @@ var ErrNotFound = errors.New("store: not found")
 
 const deviceCols = `id, family, site, name, product_key, building, unit, room, grid_code, heartbeat_ms, password_hash, resident, origin`
 
+// execer is a *sql.DB or *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // UpsertDevice creates or replaces a device record; its state is kept.
 func (s *Store) UpsertDevice(ctx context.Context, d Device) error {
+	return upsertDevice(ctx, s.db, d, true)
+}
+
+// ErrExists is returned by AddDevices for an id that is taken.
+var ErrExists = errors.New("store: exists")
+
+// AddDevices creates new device records and runs also (e.g. to write audit entries) in one
+// transaction: all of it happens or none. An id that exists fails it with ErrExists.
+func (s *Store) AddDevices(ctx context.Context, ds []Device, also func(*sql.Tx) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, d := range ds {
+			if err := upsertDevice(ctx, tx, d, false); err != nil {
+				return err
+			}
+		}
+		return also(tx)
+	})
+}
+
+func upsertDevice(ctx context.Context, x execer, d Device, replace bool) error {
 	now := time.Now().UnixMilli()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO devices(`+deviceCols+`, created_ms, updated_ms)
-		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	q := `INSERT INTO devices(` + deviceCols + `, created_ms, updated_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	if replace {
+		q += `
 		ON CONFLICT(id) DO UPDATE SET family=excluded.family, site=excluded.site, name=excluded.name,
 			product_key=excluded.product_key, building=excluded.building, unit=excluded.unit, room=excluded.room,
 			grid_code=excluded.grid_code, heartbeat_ms=excluded.heartbeat_ms,
 			password_hash=CASE WHEN excluded.password_hash='' THEN devices.password_hash ELSE excluded.password_hash END,
-			resident=excluded.resident, origin=excluded.origin, updated_ms=excluded.updated_ms`,
-		d.ID, d.Family, d.Site, d.Name, d.ProductKey, d.Building, d.Unit, d.Room, d.GridCode,
+			resident=excluded.resident, origin=excluded.origin, updated_ms=excluded.updated_ms`
+	} else {
+		var n int
+		if err := x.QueryRowContext(ctx, `SELECT COUNT(*) FROM devices WHERE id = ?`, d.ID).Scan(&n); err != nil {
+			return fmt.Errorf("store: add device %s: %w", d.ID, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("store: add device %s: %w", d.ID, ErrExists)
+		}
+	}
+	_, err := x.ExecContext(ctx, q, d.ID, d.Family, d.Site, d.Name, d.ProductKey, d.Building, d.Unit, d.Room, d.GridCode,
 		d.Heartbeat.Milliseconds(), d.PasswordHash, d.Resident, d.Origin, now, now)
 	if err != nil {
 		return fmt.Errorf("store: upsert device %s: %w", d.ID, err)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT OR IGNORE INTO device_state(device_id) VALUES(?)`, d.ID)
+	_, err = x.ExecContext(ctx, `INSERT OR IGNORE INTO device_state(device_id) VALUES(?)`, d.ID)
 	if err != nil {
 		return fmt.Errorf("store: device state %s: %w", d.ID, err)
 	}
@@ -64,12 +100,35 @@ func (s *Store) UpsertDevice(ctx context.Context, d Device) error {
 
 // DeleteDevice removes a device and its state; its events stay in history.
 func (s *Store) DeleteDevice(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM devices WHERE id = ?`, id)
+	return s.DeleteDeviceWith(ctx, id, func(*sql.Tx) error { return nil })
+}
+
+// DeleteDeviceWith removes a device and runs also (e.g. to write an audit entry) in one
+// transaction. A device that does not exist is ErrNotFound.
+func (s *Store) DeleteDeviceWith(ctx context.Context, id string, also func(*sql.Tx) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("store: delete device %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return also(tx)
+	})
+}
+
+func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: delete device %s: %w", id, err)
+		return fmt.Errorf("store: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
 }
