@@ -170,3 +170,12 @@ func GenerateClip(ctx context.Context, dir string, s ClipSpec) (videoPath, audio
 	}
 	return videoPath, audioPath, nil
 }
+
+// GenerateAndLoad generates a clip with ffmpeg into dir and loads it.
+func GenerateAndLoad(ctx context.Context, dir string, s ClipSpec) (*Clip, error) {
+	v, a, err := GenerateClip(ctx, dir, s)
+	if err != nil {
+		return nil, err
+	}
+	return LoadClip(v, a, s.FPS)
+}

@@ -43,6 +43,7 @@ func fullServer(t *testing.T) *Server {
 	s.AddSeries(noSeries{})
 	hub := video.New(video.Config{}, nil, slog.New(slog.DiscardHandler))
 	s.AddCameras(hub, video.NewRelay(hub, video.RelayConfig{}, nil, slog.New(slog.DiscardHandler)))
+	s.AddCameraAdmin(CameraAdmin{Hub: hub})
 	return s
 }
 
