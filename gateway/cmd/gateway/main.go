@@ -153,13 +153,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer lock.Release()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g, err := daemon.New(ctx, cfg, log)
-	if err != nil {
-		log.Error("gateway cannot start", "err", err)
-		return 1
-	}
-	defer g.Close()
-	if err := g.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	// Serve builds the gateway again after the first-run setup changed the site.
+	if err := daemon.Serve(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("gateway stopped with an error", "err", err)
 		return 1
 	}

@@ -21,10 +21,12 @@ import (
 	"github.com/community-edge/edge/gateway/internal/alarm"
 	"github.com/community-edge/edge/gateway/internal/audit"
 	"github.com/community-edge/edge/gateway/internal/broker"
+	"github.com/community-edge/edge/gateway/internal/cameras"
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/devices"
 	"github.com/community-edge/edge/gateway/internal/httpapi"
 	"github.com/community-edge/edge/gateway/internal/ingest"
+	"github.com/community-edge/edge/gateway/internal/setup"
 	"github.com/community-edge/edge/gateway/internal/store"
 	"github.com/community-edge/edge/gateway/internal/subscriber"
 	"github.com/community-edge/edge/gateway/internal/tsdb"
@@ -51,17 +53,22 @@ type Gateway struct {
 	Uplink   *uplink.Uplink // nil when no uplink is configured
 	Video    *video.Hub     // the camera relay (video.go)
 	WebRTC   *video.Relay   // its WebRTC viewers
+	Cameras  *cameras.Store // cameras added at runtime (video.go)
+	webrtc   webrtcStarter
 	Metrics  *ingest.Metrics
 	Broker   *broker.Broker         // embedded mode
 	Sub      *subscriber.Subscriber // external mode
 	HTTP     *httpapi.Server
 	Users    *users.Directory
+	Setup    *setup.Setup // the first-run setup (setup.go)
+
+	restart chan struct{} // the first-run setup asks Run to return ErrRestart
 }
 
 // New builds the gateway. It opens the store (so the registry and migrations are ready) but
 // starts nothing; Close releases what New opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	g := &Gateway{cfg: cfg, log: log, Registry: prometheus.NewRegistry()}
+	g := &Gateway{cfg: cfg, log: log, Registry: prometheus.NewRegistry(), restart: make(chan struct{}, 1)}
 	g.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	var models []*drivers.AlinkModel
@@ -86,6 +93,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 		st.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	if cfg, err = withSiteSettings(ctx, cfg, st, log); err != nil { // before anything is built from cfg.Site
+		st.Close()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.cfg = cfg
 	g.Devices = devices.New(st, cfg.Site.Code, log.With("component", "devices"))
 	sec, err := newSecurity(ctx, cfg, st, g.Devices, log) // users, the data key, HTTPS (security.go)
 	if err != nil {
@@ -93,6 +105,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g.Users = sec.users
+	g.Setup = setup.New(st.DB(), sec.users, log.With("component", "setup"))
 	if err := g.Devices.Load(ctx, cfg.Devices); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -162,10 +175,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, e
 	if g.TSDB != nil {
 		g.HTTP.AddSeries(g.TSDB)
 	}
-	g.Video, g.WebRTC = newVideo(cfg, st, g.Alarms, log)
-	g.Registry.MustRegister(newCameraCollector(g.Video, g.WebRTC))
-	g.HTTP.AddCameras(g.Video, g.WebRTC)
+	if err := g.newVideo(ctx, st, sec.sealer); err != nil { // cameras, configured and added at runtime (video.go)
+		st.Close()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	g.HTTP.SetDoctor(g.doctorReport) // GET /api/v1/doctor (doctor.go)
+	g.HTTP.SetSetup(g.Setup, g.requestRestart)
 	return g, nil
 }
 
@@ -234,13 +249,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.Uplink != nil {
 		start(g.Uplink.Run, httpCtx)
 	}
-	if len(g.cfg.Cameras) > 0 { // the WebRTC port is opened only for a site with cameras
-		start(g.Video.Run, httpCtx)
-		start(g.WebRTC.Run, httpCtx)
-	}
+	start(g.Video.Run, httpCtx)
+	// the WebRTC port opens only for a site with cameras, or once one is added
+	g.webrtc.run(func() { start(g.WebRTC.Run, httpCtx) }, len(g.Video.Cameras()) > 0)
+	defer g.webrtc.stop()
 	g.log.Info("gateway running", "site", g.cfg.Site.Code, "broker", g.cfg.Broker.Mode, "devices", len(g.Devices.All()))
 
-	<-runCtx.Done()
+	restart := false
+	select {
+	case <-runCtx.Done():
+	case <-g.restart:
+		restart = true
+	}
 	g.log.Info("shutting down: stopping intake and storing what was accepted")
 	stopPipe()
 	<-pipeDone
@@ -250,6 +270,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	stopTSDB()
 	<-tsdbDone
 	g.log.Info("gateway stopped")
+	if restart && len(errs) == 0 {
+		return ErrRestart
+	}
 	return errors.Join(errs...)
 }
 

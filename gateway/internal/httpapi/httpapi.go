@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -20,6 +21,7 @@ import (
 	"github.com/community-edge/edge/gateway/internal/alarm"
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/devices"
+	"github.com/community-edge/edge/gateway/internal/setup"
 	"github.com/community-edge/edge/gateway/internal/store"
 	"github.com/community-edge/edge/gateway/internal/users"
 )
@@ -64,6 +66,10 @@ type Server struct {
 	addr    chan string
 	started time.Time
 	doctor  DoctorFunc // GET /api/v1/doctor (doctor.go)
+
+	setup      *setup.Setup // nil: no first-run setup (SetSetup)
+	restart    func()       // asks the daemon to rebuild itself after the setup
+	restarting atomic.Bool  // set once the setup asked for the restart (setup.go)
 }
 
 type token struct {

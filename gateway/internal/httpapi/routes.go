@@ -13,9 +13,10 @@ import (
 // the roles that may use it.
 func (s *Server) routes(d Deps) chi.Router {
 	r := chi.NewRouter()
-	r.Use(limitBody(1 << 20))
+	r.Use(limitBody(1<<20), s.restartGate)
 	r.Get("/healthz", s.healthz)
 	r.Post("/api/v1/login", s.login) // users and access: the one API route without a login (login.go)
+	s.setupRoutes(r)                 // the first-run setup: no login, only until an admin exists (setup.go)
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.With(s.require(RoleAdmin, RoleInstaller)).Handle("/metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))

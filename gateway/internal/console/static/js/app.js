@@ -13,6 +13,7 @@ import * as historyView from "./views/history.js";
 import * as devicesView from "./views/devices.js";
 import * as usersView from "./views/users.js";
 import * as camerasView from "./views/cameras.js";
+import * as setupView from "./views/setup.js";
 
 const routes = {
   login: loginView.render,
@@ -23,6 +24,7 @@ const routes = {
   device: devicesView.renderOne,
   users: usersView.render,
   cameras: camerasView.render,
+  setup: setupView.render,
 };
 
 const main = document.getElementById("view");
@@ -121,8 +123,10 @@ async function route() {
   cleanup();
   cleanup = () => {};
   let { name, arg, query } = parseHash();
-  if (!session.user && name !== "login") { location.replace("#/login"); return; }
-  if (session.user && name === "login") { location.replace("#/queue"); return; }
+  // logged out: the login page, or the first-run setup while the gateway has no admin
+  const gate = session.user ? "" : setupView.state.needed ? "setup" : "login";
+  if (gate && name !== gate) { location.replace("#/" + gate); return; }
+  if (session.user && (name === "login" || name === "setup")) { location.replace("#/queue"); return; }
   if (!routes[name]) name = "queue";
   for (const a of document.querySelectorAll("#nav a")) {
     const cur = a.dataset.nav === name || (a.dataset.nav === "devices" && name === "device");
@@ -175,5 +179,5 @@ setInterval(() => {
 
 translateStatic(document);
 if (await me()) await ctx.loggedIn();
-else showHeader();
+else { await setupView.check(); showHeader(); }
 route();
