@@ -252,7 +252,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 	start(g.Video.Run, httpCtx)
 	// the WebRTC port opens only for a site with cameras, or once one is added
 	g.webrtc.run(func() { start(g.WebRTC.Run, httpCtx) }, len(g.Video.Cameras()) > 0)
-	defer g.webrtc.stop()
 	g.log.Info("gateway running", "site", g.cfg.Site.Code, "broker", g.cfg.Broker.Mode, "devices", len(g.Devices.All()))
 
 	restart := false
@@ -265,6 +264,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	stopPipe()
 	<-pipeDone
 	stopTransport()
+	g.webrtc.stop()
 	stopHTTP()
 	wg.Wait()
 	stopTSDB()

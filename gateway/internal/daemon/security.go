@@ -18,8 +18,9 @@ import (
 
 // security is what logins, HTTPS and the encryption of residents' data need.
 type security struct {
-	users *users.Directory
-	tls   *tls.Config // nil for plain HTTP
+	users  *users.Directory
+	tls    *tls.Config  // nil for plain HTTP
+	sealer *seal.Sealer // the data key's: residents' private data, cameras' credentials
 }
 
 // DataKeyFile is where the gateway keeps the data key it generated, under the data directory.
@@ -37,7 +38,7 @@ func newSecurity(ctx context.Context, cfg *config.Config, st *store.Store, devs 
 	}
 	devs.SetSealer(sealer)
 	s := &security{users: users.New(st.DB(), users.Options{SessionLifetime: cfg.Security.SessionLifetime,
-		SessionIdle: cfg.Security.SessionIdle}, log.With("component", "users"))}
+		SessionIdle: cfg.Security.SessionIdle}, log.With("component", "users")), sealer: sealer}
 	if s.tls, err = httpsConfig(cfg, log); err != nil {
 		return nil, err
 	}

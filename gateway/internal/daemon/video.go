@@ -3,7 +3,9 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v3"
@@ -11,14 +13,80 @@ import (
 
 	"github.com/community-edge/edge/gateway/internal/alarm"
 	"github.com/community-edge/edge/gateway/internal/audit"
+	"github.com/community-edge/edge/gateway/internal/cameras"
 	"github.com/community-edge/edge/gateway/internal/config"
+	"github.com/community-edge/edge/gateway/internal/httpapi"
+	"github.com/community-edge/edge/gateway/internal/seal"
 	"github.com/community-edge/edge/gateway/internal/store"
 	"github.com/community-edge/edge/gateway/internal/video"
 )
 
-// newVideo builds the camera relay and its WebRTC side; every finished viewing is audited
+// newVideo builds the camera relay, its WebRTC side and its metrics, puts the cameras added
+// at runtime (kept in the store, credentials sealed) on it next to the configured ones, and
+// serves the camera endpoints, the installer's included.
+func (g *Gateway) newVideo(ctx context.Context, st *store.Store, sealer *seal.Sealer) error {
+	g.Video, g.WebRTC = newVideoRelay(g.cfg, st, g.Alarms, g.log)
+	g.Registry.MustRegister(newCameraCollector(g.Video, g.WebRTC))
+	g.HTTP.AddCameras(g.Video, g.WebRTC)
+	if err := st.Migrate(ctx, cameras.Migrations); err != nil {
+		return err
+	}
+	g.Cameras = cameras.New(st.DB(), sealer)
+	added, err := g.Cameras.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range added {
+		err := g.Video.AddCamera(video.Camera{ID: c.ID, Name: c.Name, Building: c.Building, URL: c.URL, Username: c.Username,
+			Password: c.Password, AlwaysOn: c.AlwaysOn, Origin: "runtime"})
+		if errors.Is(err, video.ErrCameraExists) {
+			g.log.Warn("a camera added in the console has the id of one in the configuration: the configured one is used; remove the other in the console",
+				"camera", c.ID)
+		} else if err != nil {
+			return err
+		}
+	}
+	g.HTTP.AddCameraAdmin(httpapi.CameraAdmin{Hub: g.Video, Store: g.Cameras, Added: g.webrtc.open})
+	return nil
+}
+
+// webrtcStarter opens the WebRTC port once the site has a camera: at start, or when the
+// first one is added in the console.
+type webrtcStarter struct {
+	mu      sync.Mutex
+	start   func() // set by Run while it runs
+	started bool
+}
+
+// run is called by Run with what starts the relay; with cameras it starts at once.
+func (w *webrtcStarter) run(start func(), now bool) {
+	w.mu.Lock()
+	w.start = start
+	w.mu.Unlock()
+	if now {
+		w.open()
+	}
+}
+
+func (w *webrtcStarter) open() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.start != nil && !w.started {
+		w.started = true
+		w.start()
+	}
+}
+
+// stop is called by Run as it shuts down: no relay starts after.
+func (w *webrtcStarter) stop() {
+	w.mu.Lock()
+	w.start = nil
+	w.mu.Unlock()
+}
+
+// newVideoRelay builds the camera relay and its WebRTC side; every finished viewing is audited
 // as camera.view with its start and end.
-func newVideo(cfg *config.Config, st *store.Store, alarms *alarm.Engine, log *slog.Logger) (*video.Hub, *video.Relay) {
+func newVideoRelay(cfg *config.Config, st *store.Store, alarms *alarm.Engine, log *slog.Logger) (*video.Hub, *video.Relay) {
 	v := cfg.Video
 	var cams []video.Camera
 	for _, c := range cfg.Cameras {
