@@ -30,6 +30,7 @@ Usage:
   gateway user add|passwd|remove|list manage console users (gateway user help)
   gateway mosquitto-passwd -config FILE   print a Mosquitto password file of every device's login
   gateway camera probe URL            connect to a camera and print what it streams, or why not
+  gateway camera discover            list the ONVIF cameras on the LAN (WS-Discovery)
   gateway backup -config FILE OUT     back up config, database and keys to OUT.tar.gz while running
   gateway restore -config FILE IN     restore a backup onto a stopped gateway (-force replaces)
   gateway version                     print the version
