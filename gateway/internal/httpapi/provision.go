@@ -79,7 +79,7 @@ func (s *Server) newDeviceView(r *http.Request, role string, a devices.Added) (n
 	if err != nil {
 		return newDeviceView{}, fmt.Errorf("httpapi: qr code for %s: %w", d.ID, err)
 	}
-	code.Scale = 4
+	code.Scale = 5 // pixels per module: about 300 px for a typical code, easy to scan off a screen
 	return newDeviceView{Device: viewOf(d, role), Password: a.Password, Connection: c,
 		QR:   "data:image/png;base64," + base64.StdEncoding.EncodeToString(code.PNG()),
 		Note: fmt.Sprintf("the password is shown once; the device logs in as %q with client id %q", d.ID, d.ID)}, nil

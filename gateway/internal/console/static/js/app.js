@@ -13,6 +13,7 @@ import * as historyView from "./views/history.js";
 import * as devicesView from "./views/devices.js";
 import * as usersView from "./views/users.js";
 import * as camerasView from "./views/cameras.js";
+import * as provisionView from "./views/provision.js";
 import * as setupView from "./views/setup.js";
 
 const routes = {
@@ -24,6 +25,7 @@ const routes = {
   device: devicesView.renderOne,
   users: usersView.render,
   cameras: camerasView.render,
+  provision: provisionView.render,
   setup: setupView.render,
 };
 
@@ -47,7 +49,7 @@ const ctx = {
   announce(msg) { document.getElementById("announce").textContent = msg; },
   async loggedIn() {
     await loadSite();
-    feed.start();
+    if (session.role !== "installer") feed.start(); // the alarm stream is not theirs (403)
     showHeader();
   },
   rerender: () => route(),
@@ -67,7 +69,7 @@ function showHeader() {
   top.hidden = !session.user;
   document.getElementById("site-name").textContent = site.name;
   document.getElementById("who").textContent = session.user ? `${session.user} · ${t("role." + session.role)}` : "";
-  for (const el of top.querySelectorAll("[data-role]")) el.hidden = el.dataset.role !== session.role;
+  for (const el of top.querySelectorAll("[data-role]")) el.hidden = !el.dataset.role.split(" ").includes(session.role);
   document.getElementById("lang-btn").textContent = lang() === "zh" ? "English" : "中文";
   document.getElementById("lang-btn").lang = lang() === "zh" ? "en" : "zh-CN";
   translateStatic(document);
@@ -78,6 +80,7 @@ function showHeader() {
 
 function updateLink() {
   const el = document.getElementById("link-state");
+  el.hidden = session.role === "installer";
   el.className = "link " + (feed.connected ? "up" : "down");
   el.textContent = feed.connected ? t("link.up") : t("link.down");
 }

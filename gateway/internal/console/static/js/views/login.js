@@ -1,7 +1,7 @@
 // The login page.
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
-import { login } from "../api.js";
+import { login, session } from "../api.js";
 
 export function render(main, ctx) {
   const err = h("p", { class: "error", role: "alert", id: "login-error" });
@@ -22,7 +22,7 @@ export function render(main, ctx) {
     try {
       await login(user.value.trim(), pass.value);
       await ctx.loggedIn();
-      ctx.go("#/queue");
+      ctx.go(session.role === "installer" ? "#/provision" : "#/queue"); // installers see no alarms
     } catch (e2) {
       err.textContent = e2.status === 429 ? t("login.limited") : e2.status === 401 || e2.status === 400 || e2.status === 403
         ? t("login.bad") : t("error.network");
