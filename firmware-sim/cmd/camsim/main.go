@@ -1,8 +1,10 @@
 // Command camsim is a simulated IP camera: it serves a looping H.264 clip (with
 // optional A-law audio) over RTSP on /main and /sub, with Digest authentication.
-// Without -clip it generates test clips with ffmpeg at start.
+// Without -clip it generates test clips with ffmpeg at start. With -onvif it also answers
+// ONVIF WS-Discovery probes, as a real camera does, so `gateway camera discover` finds it.
 //
 //	camsim -listen :8554 -user admin -pass secret -gop 50
+//	camsim -listen 127.0.0.1:8554 -pass secret -onvif -onvif-interface lo
 //	ffplay -rtsp_transport tcp rtsp://admin:secret@127.0.0.1:8554/main
 package main
 
@@ -11,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"sort"
@@ -18,6 +21,7 @@ import (
 	"time"
 
 	"github.com/community-edge/edge/firmware-sim/camera"
+	"github.com/community-edge/edge/firmware-sim/onvif"
 )
 
 func main() {
@@ -40,6 +44,11 @@ func run() error {
 		secs    = flag.Float64("seconds", 10, "length of generated clips")
 		noAudio = flag.Bool("no-audio", false, "generate clips without audio")
 		timeout = flag.Duration("session-timeout", 60*time.Second, "RTSP session timeout")
+		disc    = flag.Bool("onvif", false, "answer ONVIF WS-Discovery probes (239.255.255.250:3702)")
+		discIf  = flag.String("onvif-interface", "", "interface to answer probes on (default: every multicast-capable one)")
+		discNm  = flag.String("onvif-name", "camsim", "camera name announced in the discovery scopes")
+		discHw  = flag.String("onvif-hardware", "camsim-h264", "hardware model announced")
+		discLoc = flag.String("onvif-location", "", "location announced")
 	)
 	flag.Parse()
 	if *pass == "" {
@@ -86,6 +95,24 @@ func run() error {
 	}
 	sort.Strings(paths)
 	log.Info("camsim serving", "addr", inst.Addr(), "paths", paths)
+	if *disc {
+		host, _, _ := net.SplitHostPort(inst.Addr())
+		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+		cfg := onvif.Config{XAddr: "http://" + net.JoinHostPort(host, "80") + "/onvif/device_service", Name: *discNm, Hardware: *discHw,
+			Location: *discLoc, Logger: log}
+		if *discIf != "" {
+			cfg.Interfaces = []string{*discIf}
+		}
+		r, err := onvif.Start(cfg)
+		if err != nil {
+			inst.Stop()
+			return err
+		}
+		defer r.Stop()
+		log.Info("camsim answering ONVIF discovery", "endpoint", r.Endpoint(), "interface", *discIf)
+	}
 	<-ctx.Done()
 	return inst.Stop()
 }

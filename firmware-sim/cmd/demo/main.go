@@ -62,7 +62,8 @@ func run() error {
 			ready: httpReady("http://127.0.0.1:8480/healthz")},
 		{name: "gateway", pkg: "./gateway/cmd/gateway", args: []string{"run", "-config", cfg("demo.yaml")},
 			ready: httpReady("http://127.0.0.1:8080/healthz")},
-		{name: "camsim", pkg: "./firmware-sim/cmd/camsim", args: []string{"-listen", "127.0.0.1:8554", "-user", "admin", "-pass", "demo-camera-pass"}},
+		{name: "camsim", pkg: "./firmware-sim/cmd/camsim", args: []string{"-listen", "127.0.0.1:8554", "-user", "admin", "-pass", "demo-camera-pass",
+			"-onvif", "-onvif-interface", "lo", "-onvif-name", "演示摄像机", "-onvif-location", "1号楼"}},
 		{name: "fwsim", pkg: "./firmware-sim/cmd/fwsim", args: []string{"run", "-broker", "tcp://127.0.0.1:1883", "-site", "demo",
 			"-scenario", cfg("scenarios/demo.yaml"), "-credentials", cfg("demo-credentials.txt"), "-alink-models", cfg("alink")}},
 	}...)
@@ -118,6 +119,7 @@ func run() error {
    MQTT broker   tcp://127.0.0.1:1883 (per-device logins: configs/demo-credentials.txt)
    time series   InfluxDB at http://127.0.0.1:8086 (database db/rp), charts on each device page
    camera        rtsp://admin:demo-camera-pass@127.0.0.1:8554/main  (try: ffplay -rtsp_transport tcp …)
+                 it answers ONVIF discovery on lo: gateway camera discover -interface lo
    scenario      configs/scenarios/demo.yaml: an SOS at 10 s, a fall, a charger overheating,
                  a locker door left open, a call button dropping off — looping every 3 min
    try:  curl -s -H 'Authorization: Bearer demo-admin-token-please-change' http://127.0.0.1:8080/api/v1/devices/cb-0001
