@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -132,7 +131,13 @@ func Create(ctx context.Context, w io.Writer, o Options) (*Manifest, error) {
 		case within(filepath.Dir(cfgPath), f.path):
 			name = ConfigPrefix + filepath.ToSlash(rel(filepath.Dir(cfgPath), f.path))
 		default:
-			m.NotIncluded = append(m.NotIncluded, f.key+": "+f.path)
+			what := f.key + ": " + f.path
+			if f.dir != "" {
+				what = f.key + ": " + f.dir // once for the whole directory
+			}
+			if !slices.Contains(m.NotIncluded, what) {
+				m.NotIncluded = append(m.NotIncluded, what)
+			}
 			continue
 		}
 		if err := add(smallFile(f.path, name, f.secret)); err != nil {
@@ -194,6 +199,7 @@ func addFile(aw *writer, s source) error {
 type configuredFile struct {
 	key, path string
 	secret    bool
+	dir       string // the configured directory it is in, for a directory key
 }
 
 // configuredFiles lists the files the configuration names (resolved), models directories
@@ -204,7 +210,7 @@ func configuredFiles(cfg *config.Config) []configuredFile {
 		if p != "" {
 			abs, err := filepath.Abs(cfg.Path(p))
 			if err == nil {
-				out = append(out, configuredFile{key, abs, secret})
+				out = append(out, configuredFile{key: key, path: abs, secret: secret})
 			}
 		}
 	}
@@ -223,7 +229,7 @@ func configuredFiles(cfg *config.Config) []configuredFile {
 	if d := cfg.Alink.ModelsDir; d != "" {
 		dir, _ := filepath.Abs(cfg.Path(d))
 		walk(dir, func(p string) error {
-			out = append(out, configuredFile{"alink.models_dir", p, false})
+			out = append(out, configuredFile{key: "alink.models_dir", path: p, dir: dir})
 			return nil
 		})
 	}
@@ -337,6 +343,3 @@ func syncFile(p string) error {
 	}
 	return nil
 }
-
-// openSnapshot is for tests and the restore's checks: the database at p, read-only.
-func openSnapshot(p string) (*sql.DB, error) { return openDB(p, "ro") }
