@@ -298,7 +298,9 @@ func TestBackupUnderLoadRestoresOnAReplacementBox(t *testing.T) {
 }
 
 // daemonDB is the database of a test gateway's configuration (data_dir: <its dir>/data).
-func daemonDB(cfgPath string) string { return filepath.Join(filepath.Dir(cfgPath), "data", "gateway.db") }
+func daemonDB(cfgPath string) string {
+	return filepath.Join(filepath.Dir(cfgPath), "data", "gateway.db")
+}
 
 func countEvents(t *testing.T, dbPath string) int64 {
 	t.Helper()
