@@ -509,6 +509,9 @@ func (d *Doctor) checkDevices(ctx context.Context) outcome {
 	} else {
 		never, total, err = d.neverConnectedFromDB(ctx)
 	}
+	if errors.Is(err, errNoDataDir) {
+		return skip(d.t("数据目录不可用，未检查（见“数据目录与磁盘”）", "not checked: the data directory is unusable (see data directory and disk)"))
+	}
 	if err != nil {
 		return warn(d.t("读不到设备状态：", "cannot read the devices' state: ")+err.Error(),
 			d.t("确认网关运行过一次（sudo systemctl start community-gateway）", "make sure the gateway has run once (sudo systemctl start community-gateway)"))
@@ -532,6 +535,9 @@ func (d *Doctor) checkDevices(ctx context.Context) outcome {
 			"check each device's MQTT settings: broker address and port, username = device id, password (make a new one on the provisioning page); that it has power and signal"))
 }
 
+// errNoDataDir: the data directory is not a directory one can read.
+var errNoDataDir = errors.New("doctor: data directory unusable")
+
 // neverConnectedFromDB reads the gateway's database without disturbing a running gateway
 // (read-only, query-only); configured devices not in it yet count as never connected.
 func (d *Doctor) neverConnectedFromDB(ctx context.Context) ([]string, int, error) {
@@ -539,6 +545,11 @@ func (d *Doctor) neverConnectedFromDB(ctx context.Context) ([]string, int, error
 	declared := map[string]bool{}
 	for _, dev := range d.cfg.Devices {
 		declared[dev.ID] = true
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			return nil, 0, errNoDataDir
+		}
 	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		var ids []string
