@@ -14,6 +14,7 @@ import * as devicesView from "./views/devices.js";
 import * as usersView from "./views/users.js";
 import * as camerasView from "./views/cameras.js";
 import * as provisionView from "./views/provision.js";
+import * as camsetupView from "./views/camsetup.js";
 import * as setupView from "./views/setup.js";
 
 const routes = {
@@ -26,6 +27,7 @@ const routes = {
   users: usersView.render,
   cameras: camerasView.render,
   provision: provisionView.render,
+  camsetup: camsetupView.render,
   setup: setupView.render,
 };
 
