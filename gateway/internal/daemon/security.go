@@ -108,7 +108,7 @@ func warnNoAdmin(ctx context.Context, cfg *config.Config, dir *users.Directory, 
 			return
 		}
 	}
-	log.Warn("no admin user: nobody can log in to the console as admin; add one with: gateway user add NAME -role admin -config FILE",
+	log.Warn("no admin user: open the console from the box's LAN for the first-run setup, or add one with: gateway user add NAME -role admin -config FILE",
 		"users", len(us), "api_tokens", len(cfg.HTTP.APITokens))
 }
 
