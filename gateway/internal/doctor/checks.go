@@ -531,7 +531,7 @@ func (d *Doctor) checkDevices(ctx context.Context) outcome {
 		list += ", …"
 	}
 	return warn(d.t(fmt.Sprintf("%d/%d 台设备从未连接：%s", len(never), total, list), fmt.Sprintf("%d of %d devices never connected: %s", len(never), total, list)),
-		d.t("逐台核对设备的 MQTT 设置：服务器地址和端口、用户名 = 设备 ID、密码（在“设备登记”页重新生成）；设备是否通电、有信号",
+		d.t("逐台核对设备的 MQTT 设置：服务器地址和端口、用户名 = 设备 ID、密码（在“设备接入”页重新生成）；设备是否通电、有信号",
 			"check each device's MQTT settings: broker address and port, username = device id, password (make a new one on the provisioning page); that it has power and signal"))
 }
 

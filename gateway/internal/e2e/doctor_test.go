@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/community-edge/edge/cloud/api"
 	"github.com/community-edge/edge/gateway/internal/testenv"
 )
@@ -267,4 +269,39 @@ func replaceField(t *testing.T, s, key, value string) string {
 		k++
 	}
 	return s[:j] + value + s[k:]
+}
+
+// TestConsoleDoctorPage: the console's check page (检查) shows the running gateway's checks as
+// a table, coloured by result — here devices that never connected warn, the embedded broker
+// passes — and its nav entry is offered to the admin.
+func TestConsoleDoctorPage(t *testing.T) {
+	env := &brokerEnv{mode: "embedded"}
+	gw := newGateway(t, env, fleet(), "")
+	gw.addUser("wangjun", "admin", "admin-password-1")
+	b := newBrowser(t, "http://"+gw.http)
+	b.login("wangjun", "admin-password-1")
+	if !js[bool](b, `!document.querySelector('#nav a[data-nav="doctor"]').hidden`) {
+		t.Error("the admin is not offered the 检查 page")
+	}
+	b.do(10*time.Second, "check page", chromedp.Click(chromedp.CSS(`#nav a[data-nav="doctor"]`)))
+	b.waitJS(12*time.Second, "the checks' table", `document.querySelectorAll("#doctor-table tbody tr").length === 9`)
+	row := func(id string) string {
+		return js[string](b, `(() => { const r = document.querySelector('#doctor-table tr[data-check="`+id+`"]'); return r.dataset.status + "|" + r.innerText })()`)
+	}
+	if r := row("broker"); !strings.HasPrefix(r, "pass|") || !strings.Contains(r, "通过") {
+		t.Errorf("broker row: %q", r)
+	}
+	if r := row("devices"); !strings.HasPrefix(r, "warn|") || !strings.Contains(r, "从未连接") || !strings.Contains(r, "cb-0001") || !strings.Contains(r, "用户名 = 设备 ID") {
+		t.Errorf("devices row: %q", r)
+	}
+	colour := func(id string) string {
+		return js[string](b, `getComputedStyle(document.querySelector('#doctor-table tr[data-check="`+id+`"] .doctor-status')).backgroundColor`)
+	}
+	if colour("broker") == colour("devices") || colour("devices") == colour("cloud") {
+		t.Errorf("pass, warn and skip look alike: %s %s %s", colour("broker"), colour("devices"), colour("cloud"))
+	}
+	if s := b.text("#doctor-summary"); !strings.Contains(s, "没有失败项") {
+		t.Errorf("summary: %q", s)
+	}
+	b.screenshot(screenshotDir(t), "doctor.png")
 }

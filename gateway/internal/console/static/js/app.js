@@ -16,6 +16,7 @@ import * as camerasView from "./views/cameras.js";
 import * as provisionView from "./views/provision.js";
 import * as camsetupView from "./views/camsetup.js";
 import * as setupView from "./views/setup.js";
+import * as doctorView from "./views/doctor.js";
 
 const routes = {
   login: loginView.render,
@@ -29,6 +30,7 @@ const routes = {
   provision: provisionView.render,
   camsetup: camsetupView.render,
   setup: setupView.render,
+  doctor: doctorView.render,
 };
 
 const main = document.getElementById("view");
