@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -33,7 +34,13 @@ type CameraAdmin struct {
 // once) and DELETE /api/v1/cameras/{id} for cameras added that way. Call before Run.
 func (s *Server) AddCameraAdmin(a CameraAdmin) {
 	installers := s.require(RoleAdmin, RoleInstaller)
+	var discovering sync.Mutex // one discovery at a time: each holds a socket for its whole wait
 	s.router.With(s.authenticate, installers).Post("/api/v1/cameras/discover", func(w http.ResponseWriter, r *http.Request) {
+		if !discovering.TryLock() {
+			writeError(w, http.StatusTooManyRequests, "a camera search is already running; try again in a few seconds")
+			return
+		}
+		defer discovering.Unlock()
 		s.discoverCameras(w, r, a)
 	})
 	s.router.With(s.authenticate, installers).Post("/api/v1/cameras", func(w http.ResponseWriter, r *http.Request) {

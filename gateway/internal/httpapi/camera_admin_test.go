@@ -239,6 +239,16 @@ func TestDiscoverCamerasAPI(t *testing.T) {
 	if d := time.Since(start); d > 2500*time.Millisecond {
 		t.Errorf("discovery answered after %s", d)
 	}
+	// one search at a time
+	busy := make(chan int)
+	go func() { code, _ := e.call("inst1", "POST", "/api/v1/cameras/discover", map[string]any{"timeout_ms": 1000}); busy <- code }()
+	time.Sleep(300 * time.Millisecond)
+	if code, _ := e.call("admin1", "POST", "/api/v1/cameras/discover", nil); code != http.StatusTooManyRequests {
+		t.Errorf("a second search while one runs: %d, want 429", code)
+	}
+	if code := <-busy; code != 200 {
+		t.Errorf("the first search: %d", code)
+	}
 	if code, body := e.call("admin1", "POST", "/api/v1/cameras/discover", map[string]any{"interface": "nosuch0"}); code != 400 || !strings.Contains(body, "no interface") {
 		t.Errorf("unknown interface: %d %s", code, body)
 	}
