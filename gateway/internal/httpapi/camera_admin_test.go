@@ -241,7 +241,10 @@ func TestDiscoverCamerasAPI(t *testing.T) {
 	}
 	// one search at a time
 	busy := make(chan int)
-	go func() { code, _ := e.call("inst1", "POST", "/api/v1/cameras/discover", map[string]any{"timeout_ms": 1000}); busy <- code }()
+	go func() {
+		code, _ := e.call("inst1", "POST", "/api/v1/cameras/discover", map[string]any{"timeout_ms": 1000})
+		busy <- code
+	}()
 	time.Sleep(300 * time.Millisecond)
 	if code, _ := e.call("admin1", "POST", "/api/v1/cameras/discover", nil); code != http.StatusTooManyRequests {
 		t.Errorf("a second search while one runs: %d, want 429", code)
