@@ -149,7 +149,7 @@ func TestWrongDataKeyIsReported(t *testing.T) {
 	g, _, data := newTestGateway(t, "")
 	// Residents from the config are sealed again from it; one added through the API is not.
 	if _, _, err := g.Devices.Add(context.Background(), config.Device{ID: "cb-api", Family: "callbutton",
-		Resident: &config.Resident{Name: "李桂兰", MedicalNotes: "糖尿病"}}); err != nil {
+		Resident: &config.Resident{Name: "李桂兰", MedicalNotes: "糖尿病"}}, "test", ""); err != nil {
 		t.Fatal(err)
 	}
 	g.Close()
