@@ -59,7 +59,13 @@ func cmdBackup(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	cfg, err := config.Load(*cfgPath, os.Getenv)
+	// The service's secrets file beside the configuration counts, as it does for the service.
+	getenv, err := backup.Getenv(*cfgPath, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway backup: %v\n", err)
+		return 1
+	}
+	cfg, err := config.Load(*cfgPath, getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", *cfgPath, err)
 		return 1
@@ -88,7 +94,7 @@ func cmdBackup(args []string, stdout, stderr io.Writer) int {
 	}
 	start := time.Now()
 	fmt.Fprintf(info, "backing up the gateway of %s (site %s) …\n", *cfgPath, cfg.Site.Code)
-	m, err := backup.Create(context.Background(), w, backup.Options{ConfigPath: *cfgPath, Config: cfg, Version: versionString(),
+	m, err := backup.Create(context.Background(), w, backup.Options{ConfigPath: *cfgPath, Config: cfg, Getenv: getenv, Version: versionString(),
 		WithSpool: *spool, TempDir: tmpDir})
 	if err == nil && f != nil {
 		if err = f.Sync(); err == nil {
@@ -117,8 +123,11 @@ func cmdBackup(args []string, stdout, stderr io.Writer) int {
 	for _, n := range m.NotIncluded {
 		fmt.Fprintf(info, "not included (outside the configuration and data directories; copy it yourself): %s\n", n)
 	}
-	if m.DataKey == "environment" {
-		fmt.Fprintln(info, "the data key comes from GATEWAY_DATA_KEY and is NOT in the archive: keep it yourself, the restored box needs it")
+	switch m.DataKey {
+	case "environment":
+		fmt.Fprintln(info, "the data key comes from GATEWAY_DATA_KEY of this shell and is NOT in the archive: keep it yourself, the restored box needs it")
+	case "environment_file":
+		fmt.Fprintln(info, "the data key is GATEWAY_DATA_KEY in config/environment (in the archive)")
 	}
 	return 0
 }

@@ -58,8 +58,9 @@ type Manifest struct {
 	ConfigEntry    string    `json:"config_entry"` // its entry, config/<base name>
 	DataDir        string    `json:"data_dir"`
 	// DataKey says where the key sealing residents' private data came from: "file" (the
-	// entry data/data.key), "config" (security.data_key, inside the configuration file) or
-	// "environment" (GATEWAY_DATA_KEY: not in the archive, keep it yourself).
+	// entry data/data.key), "config" (security.data_key, inside the configuration file),
+	// "environment_file" (GATEWAY_DATA_KEY in the entry config/environment) or "environment"
+	// (GATEWAY_DATA_KEY of the shell that took the backup: not in the archive, keep it yourself).
 	DataKey     string         `json:"data_key"`
 	Schema      map[string]int `json:"schema"` // migration versions of the database
 	Counts      Counts         `json:"counts"`
@@ -153,9 +154,13 @@ func (m *Manifest) validate() error {
 		if !seen[DataPrefix+dataKeyFile] {
 			errs = append(errs, fmt.Errorf("the data key is said to be a file but %s%s is not listed", DataPrefix, dataKeyFile))
 		}
+	case "environment_file":
+		if !seen[ConfigPrefix+EnvFileName] {
+			errs = append(errs, fmt.Errorf("the data key is said to be in %s%s but it is not listed", ConfigPrefix, EnvFileName))
+		}
 	case "config", "environment":
 	default:
-		errs = append(errs, fmt.Errorf("data_key %q: want file, config or environment", m.DataKey))
+		errs = append(errs, fmt.Errorf("data_key %q: want file, config, environment_file or environment", m.DataKey))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("backup: bad manifest: %w", err)

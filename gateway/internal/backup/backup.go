@@ -101,11 +101,28 @@ func Create(ctx context.Context, w io.Writer, o Options) (*Manifest, error) {
 		}
 		return nil
 	}
+	// The environment file first, then the configuration: restore needs both to read the
+	// configuration before anything else.
+	envPath := filepath.Join(filepath.Dir(cfgPath), EnvFileName)
+	var envFile map[string]string
+	if _, err := os.Stat(envPath); err == nil {
+		s, err := smallFile(envPath, ConfigPrefix+EnvFileName, true)
+		if err != nil {
+			return nil, err
+		}
+		envFile = ParseEnvFile(s.data)
+		srcs = append(srcs, s)
+	}
 	m.ConfigEntry = ConfigPrefix + filepath.Base(cfgPath)
+	if m.ConfigEntry == ConfigPrefix+EnvFileName {
+		return nil, fmt.Errorf("backup: the configuration file may not be named %q", EnvFileName)
+	}
 	if err := add(smallFile(cfgPath, m.ConfigEntry, true)); err != nil {
 		return nil, err
 	}
 	switch {
+	case envFile["GATEWAY_DATA_KEY"] != "":
+		m.DataKey = "environment_file"
 	case o.Getenv("GATEWAY_DATA_KEY") != "":
 		m.DataKey = "environment"
 	case cfg.Security.DataKey != "":
@@ -113,7 +130,7 @@ func Create(ctx context.Context, w io.Writer, o Options) (*Manifest, error) {
 	default:
 		m.DataKey = "file"
 		if err := add(smallFile(filepath.Join(dataDir, dataKeyFile), DataPrefix+dataKeyFile, true)); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w (the gateway makes its data key on first start: has it run? or set security.data_key / GATEWAY_DATA_KEY)", err)
 		}
 	}
 	if err := walk(filepath.Join(dataDir, tlsDir), func(p string) error {

@@ -413,3 +413,56 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestEnvironmentFileTravelsWithTheConfiguration: the packaged service's secrets file beside
+// the configuration (here holding the data key and a token the configuration references) is
+// archived and restored, and a fresh box reads the archive's configuration with it although
+// the shell that restores has none of the variables.
+func TestEnvironmentFileTravelsWithTheConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gateway.yaml")
+	must(t, os.WriteFile(cfgPath, []byte("site: {code: envsite}\ndata_dir: data\nhttp:\n  api_tokens: [{name: ops, token: \"${OPS_TOKEN}\", role: admin}]\n"), 0o640))
+	env := "# secrets\nGATEWAY_DATA_KEY=\"a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=\"\n\nOPS_TOKEN=ops-token-0123456789\n"
+	must(t, os.WriteFile(filepath.Join(dir, EnvFileName), []byte(env), 0o600))
+	noEnv := func(string) string { return "" }
+	getenv, err := Getenv(cfgPath, noEnv)
+	must(t, err)
+	cfg, err := config.Load(cfgPath, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	openStore(t, daemon.DBPath(cfg)).Close()
+	var buf bytes.Buffer
+	m, err := Create(context.Background(), &buf, Options{ConfigPath: cfgPath, Config: cfg, Getenv: getenv, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.DataKey != "environment_file" || len(m.Entries) != 3 || m.Entries[0].Name != "config/environment" || m.Entries[0].Mode != 0o600 {
+		t.Fatalf("manifest: data key %q, entries %+v", m.DataKey, m.Entries)
+	}
+	box := t.TempDir()
+	res, err := Restore(context.Background(), &buf, RestoreOptions{ConfigPath: filepath.Join(box, "gateway.yaml"), Getenv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(box, EnvFileName))
+	if err != nil || string(got) != env || !res.ConfigRestored {
+		t.Fatalf("environment file restored as %q (%v), config restored %v", got, err, res.ConfigRestored)
+	}
+	if fi, _ := os.Stat(filepath.Join(box, EnvFileName)); fi.Mode().Perm() != 0o600 {
+		t.Errorf("environment file mode %v", fi.Mode().Perm())
+	}
+}
+
+func TestParseEnvFile(t *testing.T) {
+	got := ParseEnvFile([]byte("# comment\n; also\n\nA=1\n  B = two words \nC=\"quoted # not a comment\"\nD='single'\nnot a line\nE=\n"))
+	want := map[string]string{"A": "1", "B": "two words", "C": "quoted # not a comment", "D": "single", "E": ""}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -123,7 +125,11 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 		return nil
 	}
 	if !useArchiveConfig {
-		if cfg, err = config.Load(cfgPath, o.Getenv); err != nil {
+		getenv, err := Getenv(cfgPath, o.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		if cfg, err = config.Load(cfgPath, getenv); err != nil {
 			return nil, fmt.Errorf("restore: %s: %w", cfgPath, err)
 		}
 		if err := prepare(); err != nil {
@@ -135,7 +141,19 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 		res.Manifest = m
 		return nil
 	}
+	var early []staged // entries that come before the target is known (the environment file)
 	sink := func(e Entry, r io.Reader) error {
+		if cfg == nil && e.Name == ConfigPrefix+EnvFileName {
+			b, err := io.ReadAll(io.LimitReader(r, maxEnvFile+1))
+			if err != nil {
+				return err
+			}
+			if len(b) > maxEnvFile {
+				return fmt.Errorf("restore: %s larger than %d bytes", e.Name, maxEnvFile)
+			}
+			early = append(early, staged{e, b})
+			return nil
+		}
 		if e.Name == res.Manifest.ConfigEntry {
 			b, err := io.ReadAll(io.LimitReader(r, maxConfigEntry+1))
 			if err != nil {
@@ -149,11 +167,28 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 				return err
 			}
 			if cfg == nil {
-				if cfg, err = config.Load(pending, o.Getenv); err != nil {
+				// ${NAME} in the archive's configuration: this shell, the environment file
+				// already here, or the archive's.
+				getenv, err := Getenv(cfgPath, o.Getenv)
+				if err != nil {
+					return err
+				}
+				for _, s := range early {
+					getenv = chain(getenv, ParseEnvFile(s.data))
+				}
+				if cfg, err = config.Load(pending, getenv); err != nil {
 					return fmt.Errorf("restore: the archive's configuration: %w", err)
 				}
-				return prepare()
+				if err := prepare(); err != nil {
+					return err
+				}
 			}
+			for _, s := range early {
+				if err := stage(staging, s.Entry, bytes.NewReader(s.data)); err != nil {
+					return err
+				}
+			}
+			early = nil
 			return nil
 		}
 		if cfg == nil {
@@ -267,6 +302,8 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 	switch {
 	case m.DataKey == "environment":
 		res.Warnings = append(res.Warnings, "the data key came from GATEWAY_DATA_KEY on the old box and is not in the archive: set the same key here, or residents' medical notes and contacts cannot be read")
+	case m.DataKey == "environment_file" && slices.Contains(res.Skipped, filepath.Join(filepath.Dir(cfgPath), EnvFileName)):
+		res.Warnings = append(res.Warnings, "the data key is GATEWAY_DATA_KEY in the archive's config/environment, but the environment file here was kept: it must hold the same key (-force replaces it)")
 	case m.DataKey == "file" && cfg.Security.DataKey != "":
 		res.Warnings = append(res.Warnings, "security.data_key (or GATEWAY_DATA_KEY) is set here: the gateway uses it instead of the restored data.key; it must be the old box's key")
 	}
@@ -274,6 +311,12 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 		res.Warnings = append(res.Warnings, "not in the archive (outside the configuration and data directories), copy it yourself: "+n)
 	}
 	return res, nil
+}
+
+// staged is an entry held in memory.
+type staged struct {
+	Entry
+	data []byte
 }
 
 // checkRestored runs integrity_check on the restored database, then opens it as the gateway
