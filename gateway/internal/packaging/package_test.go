@@ -358,7 +358,7 @@ func checkInstalled(t *testing.T, root, pkg, binary, version string) {
 var exposure = regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`)
 
 // checkUnits runs systemd-analyze verify on both installed units in the root (with the host's
-// own targets copied in, since the root has no systemd) and requires no complaint at all, and
+// own targets and chown copied in, since the root has neither systemd nor coreutils) and requires no complaint at all, and
 // systemd-analyze security to rate both well hardened.
 func checkUnits(t *testing.T, root string) {
 	units := filepath.Join(root, "usr/lib/systemd/system")
@@ -371,8 +371,30 @@ func checkUnits(t *testing.T, root string) {
 			os.WriteFile(filepath.Join(units, filepath.Base(f)), b, 0o644)
 		}
 	}
+	// the units' ExecStartPre chown, from the host's coreutils
+	if b, err := os.ReadFile("/bin/chown"); err != nil {
+		t.Fatal(err)
+	} else {
+		os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+		os.WriteFile(filepath.Join(root, "bin/chown"), b, 0o755)
+	}
 	for _, p := range packages {
 		unit := "/usr/lib/systemd/system/" + p.name + ".service"
+		text, err := os.ReadFile(filepath.Join(root, unit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{
+			"User=" + p.name, "Group=" + p.name, "ProtectSystem=strict", "ReadWritePaths=/var/lib/" + p.name,
+			"Restart=always", "StandardOutput=journal", "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectHome=yes",
+			"CapabilityBoundingSet=\n", "AmbientCapabilities=\n",
+			"ExecStartPre=/usr/bin/" + p.binary + " check-config -config /etc/" + p.name + "/" + p.binary + ".yaml",
+			"ExecStart=/usr/bin/" + p.binary + " run -config /etc/" + p.name + "/" + p.binary + ".yaml",
+		} {
+			if !strings.Contains(string(text), "\n"+want) {
+				t.Errorf("%s lacks the line %q", unit, strings.TrimSpace(want))
+			}
+		}
 		out, err := exec.Command("systemd-analyze", "verify", "--root="+root, unit).CombinedOutput()
 		if err != nil || len(bytes.TrimSpace(out)) > 0 {
 			t.Errorf("systemd-analyze verify %s: %v\n%s", p.name, err, out)
