@@ -186,9 +186,7 @@ func Discover(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	deadline := start.Add(cfg.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
+	// ctx ending cuts the wait short (and Discover returns its error)
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
 	defer stop()
 	// UDP may lose the probe: it goes once more a little later (WS-Discovery repeats
