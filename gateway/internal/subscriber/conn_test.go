@@ -1,0 +1,104 @@
+package subscriber
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestBufferedConnKeepsOrder: writes from one writer arrive complete and in order, however the
+// flusher groups them, and Close sends what is still gathered.
+func TestBufferedConnKeepsOrder(t *testing.T) {
+	for _, n := range []int{1, 10, 5000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			client, server := net.Pipe()
+			got := make(chan []byte)
+			go func() {
+				b, _ := io.ReadAll(server)
+				got <- b
+			}()
+			c := newBufferedConn(client)
+			var want bytes.Buffer
+			for i := 0; i < n; i++ {
+				p := []byte{0x40, 0x02, byte(i >> 8), byte(i)} // a PUBACK for packet id i
+				want.Write(p)
+				if k, err := c.Write(p); err != nil || k != len(p) {
+					t.Fatalf("write %d: %d, %v", i, k, err)
+				}
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if b := <-got; !bytes.Equal(b, want.Bytes()) {
+				t.Fatalf("peer read %d bytes, want %d in order", len(b), want.Len())
+			}
+		})
+	}
+}
+
+// TestBufferedConnGathersUnderLoad: while the peer is slow to read, writes are gathered and
+// sent in fewer, larger writes.
+func TestBufferedConnGathersUnderLoad(t *testing.T) {
+	client, server := net.Pipe()
+	var mu sync.Mutex
+	reads := 0
+	total := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1<<20)
+		for {
+			time.Sleep(time.Millisecond)
+			k, err := server.Read(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			reads++
+			total += k
+			mu.Unlock()
+		}
+	}()
+	c := newBufferedConn(client)
+	const n = 2000
+	for i := 0; i < n; i++ {
+		c.Write([]byte{0x40, 0x02, byte(i >> 8), byte(i)})
+	}
+	c.Close()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if total != 4*n {
+		t.Fatalf("peer got %d bytes, want %d", total, 4*n)
+	}
+	if reads >= n/4 {
+		t.Fatalf("%d writes reached the peer for %d acknowledgements: not gathered", reads, n)
+	}
+}
+
+// TestBufferedConnReportsWriteError: once the connection fails, the next Write says so.
+func TestBufferedConnReportsWriteError(t *testing.T) {
+	client, server := net.Pipe()
+	server.Close()
+	c := newBufferedConn(client)
+	c.Write([]byte{0x40, 0x02, 0, 1})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := c.Write([]byte{0x40, 0x02, 0, 2})
+		if err != nil {
+			if !errors.Is(err, io.ErrClosedPipe) {
+				t.Fatalf("write error %v, want the connection's", err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("writes to a closed connection kept succeeding")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
