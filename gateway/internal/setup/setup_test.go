@@ -272,3 +272,22 @@ func TestConcurrentCompleteMakesOneAdmin(t *testing.T) {
 		t.Fatalf("%d setups succeeded, users %+v (errors %v)", ok, us, errs)
 	}
 }
+
+// FuzzRequestValidate feeds the setup form's fields (from the network): Validate never panics,
+// and what it accepts is what the configuration and the users package accept.
+func FuzzRequestValidate(f *testing.F) {
+	g := good()
+	f.Add(g.Admin, g.Password, g.PasswordConfirm, g.SiteName, g.SiteCode, g.TimeZone, g.GridCode)
+	f.Add("", "", "", "", "", "", "")
+	f.Add("Ａdmin", "密码密码密码密码密码", "密码密码密码密码密码", "名\x00", "a_b", "../../etc/passwd", "000000000000000")
+	f.Fuzz(func(t *testing.T, admin, pw, pw2, name, code, tz, grid string) {
+		r := Request{Admin: admin, Password: pw, PasswordConfirm: pw2, SiteName: name, SiteCode: code, TimeZone: tz, GridCode: grid}
+		if errs := r.Validate(); errs == nil {
+			s := r.site()
+			if len(s.Validate()) > 0 || s.Name == "" || s.GridCode == "" || users.CheckName(admin) != nil ||
+				users.CheckStrength(users.NormalizeName(admin), pw) != nil || pw != pw2 {
+				t.Fatalf("accepted %+v", r)
+			}
+		}
+	})
+}
