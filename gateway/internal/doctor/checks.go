@@ -151,7 +151,7 @@ func (d *Doctor) checkClock(ctx context.Context) outcome {
 	resp, err := (&http.Client{}).Do(req)
 	answered := d.now()
 	if err != nil {
-		return fail(d.t("连不上云平台，无法比对时钟：", "cannot reach the cloud to compare clocks: ")+err.Error(),
+		return fail(d.t("连不上云平台，无法比对时钟：", "cannot reach the cloud to compare clocks: ")+rootCause(err),
 			d.t("先解决“网格云平台”一项", "fix the grid cloud check first"))
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -217,17 +217,19 @@ func (d *Doctor) checkBroker(ctx context.Context) outcome {
 	if err != nil {
 		return fail(err.Error(), d.t("检查 broker.external 的 ca_file、cert_file、key_file 路径和内容", "check broker.external's ca_file, cert_file and key_file"))
 	}
+	wait := 4 * time.Second // paho's own connect goroutine ends within this; keep it inside the check's time
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, max(time.Until(dl)-100*time.Millisecond, 100*time.Millisecond))
+	}
 	opts := paho.NewClientOptions().AddBroker(x.URL).SetClientID(x.ClientID + "-doctor").SetUsername(x.Username).
 		SetPassword(x.Password).SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).
-		SetConnectTimeout(4 * time.Second).SetProtocolVersion(4)
+		SetConnectTimeout(wait).SetProtocolVersion(4)
 	if tc != nil {
 		opts.SetTLSConfig(tc)
 	}
 	cl := paho.NewClient(opts)
 	tok := cl.Connect()
-	select {
-	case <-tok.Done():
-	case <-ctx.Done():
+	if !tok.WaitTimeout(wait+time.Second) || ctx.Err() != nil || tok.Error() != nil && strings.Contains(tok.Error().Error(), "i/o timeout") {
 		return fail(d.t(host+" 接受了 TCP 连接，但没有回应 MQTT 登录", host+" accepts TCP but did not answer the MQTT login"),
 			d.t("确认这个端口是 MQTT（不是 WebSocket 或 TLS 端口配成了 tcp://）", "make sure the port speaks MQTT (not WebSocket, nor a TLS port given as tcp://)"))
 	}
@@ -314,7 +316,7 @@ func (d *Doctor) checkInflux(ctx context.Context) outcome {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/ping", nil)
 	resp, err := cl.Do(req)
 	if err != nil {
-		return fail(d.t("连不上 InfluxDB："+err.Error(), "cannot reach InfluxDB: "+err.Error()),
+		return fail(d.t("连不上 InfluxDB：", "cannot reach InfluxDB: ")+rootCause(err),
 			d.t("确认 InfluxDB 在运行（sudo systemctl status influxdb）且 influx.url 正确；断开期间遥测暂存在数据目录，恢复后补写",
 				"check InfluxDB runs (sudo systemctl status influxdb) and influx.url; meanwhile telemetry is spooled in the data directory and written later"))
 	}
@@ -390,7 +392,7 @@ func (d *Doctor) checkCloud(ctx context.Context) outcome {
 	}
 	var ae *api.Error
 	if !errors.As(err, &ae) {
-		return fail(d.t("连不上云平台：", "cannot reach the cloud: ")+err.Error(),
+		return fail(d.t("连不上云平台：", "cannot reach the cloud: ")+rootCause(err),
 			d.t("检查 uplink.cloud.url、网络出口、DNS 和防火墙；断开期间报警在本地发件箱里等待，恢复后补发",
 				"check uplink.cloud.url, the way out, DNS and the firewall; meanwhile alarms wait in the local outbox and are sent later"))
 	}
@@ -450,6 +452,15 @@ func (d *Doctor) checkCamera(ctx context.Context, i int) outcome {
 			d.t("摄像头负载过高或码流关闭：重启摄像头，检查码流是否启用", "the camera is overloaded or the stream is off: restart it and check the stream is enabled"))
 	}
 	return fail(where+": "+msg, d.t("用 gateway camera probe 单独测试这路摄像头", "try the camera alone with gateway camera probe"))
+}
+
+// rootCause is the innermost reason of a failed HTTP request (without the method and URL).
+func rootCause(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }
 
 // redactURL drops any credentials from a camera URL.

@@ -245,3 +245,57 @@ func freeUDP(t *testing.T) int {
 	defer pc.Close()
 	return pc.LocalAddr().(*net.UDPAddr).Port
 }
+
+// silentServer accepts TCP connections and never answers; it returns its address.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestChecksBoundedByTimeout: a broker and an InfluxDB that accept connections but never
+// answer fail their checks within the per-check timeout, with what was seen.
+func TestChecksBoundedByTimeout(t *testing.T) {
+	broker, influx := silentServer(t), silentServer(t)
+	cfg, err := load(t, "site: {code: s1}\ndata_dir: "+t.TempDir()+"\nbroker:\n  mode: external\n  external: {url: \"tcp://"+broker+"\", client_id: gw, username: gateway, password: pw}\n"+
+		"http: {listen: \""+freeTCP(t)+"\"}\ninflux: {url: \"http://"+influx+"\", bucket: b}\nvideo: {webrtc: {udp_port: "+itoa(freeUDP(t))+"}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	rep := New(Options{Config: cfg, Lang: "en", Timeout: 1500 * time.Millisecond}).Run(context.Background())
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the run took %s with a 1.5 s per-check timeout", took)
+	}
+	if r := result(t, rep, "broker"); r.Status != Fail || !strings.Contains(r.Detail, "did not answer the MQTT login") {
+		t.Errorf("silent broker: %+v", r)
+	}
+	if r := result(t, rep, "influx"); r.Status != Fail || !strings.Contains(r.Detail, "did not finish within 1.5s") {
+		t.Errorf("silent InfluxDB: %+v", r)
+	}
+	if rep.OK {
+		t.Error("report OK with failures")
+	}
+}
