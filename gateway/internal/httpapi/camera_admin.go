@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -65,7 +66,7 @@ func (s *Server) discoverCameras(w http.ResponseWriter, r *http.Request, a Camer
 	if r.ContentLength != 0 {
 		dec := json.NewDecoder(r.Body)
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 			writeError(w, http.StatusBadRequest, "body must be {\"interface\": \"eth0\", \"timeout_ms\": 2000} (both optional): "+err.Error())
 			return
 		}
@@ -106,6 +107,10 @@ type addCameraRequest struct {
 
 func (s *Server) addCamera(w http.ResponseWriter, r *http.Request, a CameraAdmin) {
 	p, _ := PrincipalFrom(r.Context())
+	if a.Store == nil {
+		writeError(w, http.StatusServiceUnavailable, "cameras cannot be added on this gateway")
+		return
+	}
 	var req addCameraRequest
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -187,7 +192,7 @@ func (s *Server) removeCamera(w http.ResponseWriter, r *http.Request, a CameraAd
 		writeError(w, http.StatusNotFound, "no such camera")
 		return
 	}
-	if st.Origin != "runtime" {
+	if st.Origin != "runtime" || a.Store == nil {
 		writeError(w, http.StatusConflict, "this camera is in the configuration file: remove it there")
 		return
 	}
