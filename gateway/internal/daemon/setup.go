@@ -26,8 +26,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 		err = g.Run(ctx)
 		g.Close()
-		if !errors.Is(err, ErrRestart) || ctx.Err() != nil {
+		if !errors.Is(err, ErrRestart) {
 			return err
+		}
+		if ctx.Err() != nil { // stopped while asked to restart: a plain stop
+			return nil
 		}
 		log.Info("restarting the gateway with the site settings of the first-run setup")
 	}
