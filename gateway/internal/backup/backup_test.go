@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -464,5 +465,36 @@ func TestParseEnvFile(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+// TestPlaceAcrossFileSystems: a staged file under the data directory goes to /etc, which may be
+// another file system, where rename fails with EXDEV and place copies instead.
+func TestPlaceAcrossFileSystems(t *testing.T) {
+	other, err := os.MkdirTemp("/dev/shm", "place-")
+	if err != nil {
+		t.Fatalf("this test needs a tmpfs at /dev/shm: %v", err)
+	}
+	defer os.RemoveAll(other)
+	var a, b syscall.Stat_t
+	if syscall.Stat(other, &a) != nil || syscall.Stat(t.TempDir(), &b) != nil || a.Dev == b.Dev {
+		t.Fatalf("/dev/shm and the test's temporary directory are one file system here: the test proves nothing")
+	}
+	from := filepath.Join(other, "model.json")
+	must(t, os.WriteFile(from, []byte("model"), 0o640))
+	to := filepath.Join(t.TempDir(), "model.json")
+	if err := os.Rename(from, to); !errors.Is(err, syscall.EXDEV) {
+		t.Fatalf("rename across file systems: %v, want EXDEV", err)
+	}
+	if err := place(from, to); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(to)
+	fi, _ := os.Stat(to)
+	if err != nil || string(got) != "model" || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("placed %q (%v), mode %v", got, err, fi.Mode().Perm())
+	}
+	if _, err := os.Stat(from); !os.IsNotExist(err) {
+		t.Errorf("the staged file is still there: %v", err)
 	}
 }

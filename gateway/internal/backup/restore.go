@@ -202,13 +202,19 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 	}
 	res.Manifest = m
 
-	// Everything is verified and staged: now put it in place.
-	owner := ownerOf(res.DataDir)
+	// Everything is verified and staged: now put it in place. Run as root, files get the owner
+	// the service can read them as: the data directory's, or the configuration file's there.
+	dataOwner := ownerOf(res.DataDir)
+	cfgOwner := ownerOf(cfgPath, filepath.Dir(cfgPath))
 	var existing []string
-	type move struct{ from, to string }
+	type move struct {
+		from, to string
+		owner    owner
+	}
 	var moves []move
 	for _, e := range m.Entries {
 		var to string
+		own := dataOwner
 		switch {
 		case e.Name == m.ConfigEntry:
 			continue
@@ -218,6 +224,10 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 			to = filepath.Join(res.DataDir, filepath.FromSlash(strings.TrimPrefix(e.Name, DataPrefix)))
 		default: // config/…: models, certificates kept beside the configuration
 			to = filepath.Join(filepath.Dir(cfgPath), filepath.FromSlash(strings.TrimPrefix(e.Name, ConfigPrefix)))
+			own = cfgOwner
+			if e.Name == ConfigPrefix+EnvFileName {
+				own = ownerOf(to, filepath.Dir(cfgPath)) // read by systemd as root, not by the service
+			}
 			if _, err := os.Stat(to); err == nil && !o.Force {
 				res.Skipped = append(res.Skipped, to)
 				continue
@@ -226,7 +236,7 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 		if _, err := os.Stat(to); err == nil && !o.Force {
 			existing = append(existing, to)
 		}
-		moves = append(moves, move{filepath.Join(staging, filepath.FromSlash(e.Name)), to})
+		moves = append(moves, move{filepath.Join(staging, filepath.FromSlash(e.Name)), to, own})
 	}
 	if len(existing) > 0 {
 		return nil, &ExistsError{Paths: existing}
@@ -235,7 +245,7 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 		dbp := daemon.DBPath(cfg)
 		for _, p := range []string{dbp + "-wal", dbp + "-shm"} { // the old database's log goes aside with it
 			if _, err := os.Stat(p); err == nil {
-				moves = append([]move{{"", p}}, moves...)
+				moves = append([]move{{to: p}}, moves...)
 			}
 		}
 	}
@@ -252,11 +262,9 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 		if err := os.MkdirAll(filepath.Dir(mv.to), 0o750); err != nil {
 			return nil, fmt.Errorf("restore: %w", err)
 		}
-		if strings.HasPrefix(mv.to, res.DataDir+string(filepath.Separator)) {
-			owner.chown(mv.to, mv.from)
-		}
-		if err := os.Rename(mv.from, mv.to); err != nil {
-			return nil, fmt.Errorf("restore: %w", err)
+		mv.owner.chown(mv.from)
+		if err := place(mv.from, mv.to); err != nil {
+			return nil, err
 		}
 		if err := syncDir(filepath.Dir(mv.to)); err != nil {
 			return nil, err
@@ -274,7 +282,7 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 		}
 		e, _ := m.entry(m.ConfigEntry)
 		os.Chmod(pending, os.FileMode(e.Mode))
-		ownerOf(filepath.Dir(cfgPath)).chown(cfgPath, pending)
+		cfgOwner.chown(pending)
 		if err := os.Rename(pending, cfgPath); err != nil {
 			return nil, fmt.Errorf("restore: %w", err)
 		}
@@ -407,28 +415,79 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// owner is a directory's owner, given to the files restored into it when restore runs as
-// root (the service runs as its own user and must be able to open them).
+// owner is who a restored file belongs to when restore runs as root (the service runs as its
+// own user and must be able to open what it needs).
 type owner struct {
 	uid, gid int
 	ok       bool
 }
 
-func ownerOf(dir string) owner {
-	fi, err := os.Stat(dir)
-	if err != nil || os.Geteuid() != 0 {
+// ownerOf is the owner of the first of paths that exists; none when not root.
+func ownerOf(paths ...string) owner {
+	if os.Geteuid() != 0 {
 		return owner{}
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return owner{}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			return owner{uid: int(st.Uid), gid: int(st.Gid), ok: true}
+		}
 	}
-	return owner{uid: int(st.Uid), gid: int(st.Gid), ok: true}
+	return owner{}
 }
 
-// chown gives the staged file (before it is renamed to dst) the owner.
-func (o owner) chown(dst, staged string) {
+func (o owner) chown(p string) {
 	if o.ok {
-		os.Chown(staged, o.uid, o.gid)
+		os.Chown(p, o.uid, o.gid)
 	}
+}
+
+// place moves a staged file to its place: a rename, or where the two are on different file
+// systems (data under /var, configuration under /etc) a copy flushed to disk.
+func place(from, to string) error {
+	err := os.Rename(from, to)
+	if err == nil || !errors.Is(err, syscall.EXDEV) {
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		return nil
+	}
+	in, err := os.Open(from)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	tmp := to + ".restoring"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, fi.Mode().Perm())
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Chmod(fi.Mode().Perm())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && err == nil && os.Geteuid() == 0 {
+		err = out.Chown(int(st.Uid), int(st.Gid))
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, to)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("restore: %s: %w", to, err)
+	}
+	return os.Remove(from)
 }
