@@ -139,6 +139,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	log := newLogger(cfg.Log, stderr)
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitMiB > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMiB) << 20)
+	}
 	if addr := os.Getenv("GATEWAY_PPROF"); addr != "" {
 		if err := startProfiling(addr, log); err != nil {
 			fmt.Fprintln(stderr, err)

@@ -41,6 +41,8 @@ type Config struct {
 	Devices  []Device     `yaml:"devices"`
 	// DevicesCSV names CSV files of devices (see DeviceCSVHeader), relative to the config file.
 	DevicesCSV []string `yaml:"devices_csv"`
+	// MemoryLimitMiB is the soft limit of the Go runtime's memory (GOMEMLIMIT overrides it).
+	MemoryLimitMiB int `yaml:"memory_limit_mib"`
 
 	// dir is the config file's directory; relative paths are resolved against it.
 	dir string
@@ -208,10 +210,13 @@ func Default() *Config {
 		Site:    Site{TimeZone: "Asia/Shanghai"},
 		DataDir: "data",
 		Log:     Log{Level: "info", Format: "text"},
+		// a box is 1–2 GB shared with InfluxDB; 44 MiB keeps a thousand devices on the
+		// embedded broker under 64 MiB resident (README, BENCHMARKS)
+		MemoryLimitMiB: 44,
 		Broker: Broker{
 			Mode: "embedded",
 			Embedded: EmbeddedBroker{
-				Listen: ":1883", MaxClients: 5000, MaxInflight: 1024, MaxQueued: 256,
+				Listen: ":1883", MaxClients: 5000, MaxInflight: 1024, MaxQueued: 64,
 				MaxPacketSize: 256 << 10,
 			},
 			External: ExternalBroker{KeepAlive: 30 * time.Second},
@@ -401,6 +406,9 @@ func (c *Config) Validate() Errors {
 	p = append(p, c.Site.Validate()...)
 	if c.DataDir == "" {
 		add("data_dir", "required")
+	}
+	if c.MemoryLimitMiB != 0 && c.MemoryLimitMiB < 16 {
+		add("memory_limit_mib", "must be 0 (no limit) or at least 16, got %d", c.MemoryLimitMiB)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -15,7 +15,7 @@ func TestDefaultsFromMinimalConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Broker.Mode != "embedded" || c.Ingest.MaxPayloadBytes != 64<<10 || c.Site.TimeZone != "Asia/Shanghai" || c.HTTP.Listen != ":8080" {
+	if c.Broker.Mode != "embedded" || c.Ingest.MaxPayloadBytes != 64<<10 || c.Site.TimeZone != "Asia/Shanghai" || c.HTTP.Listen != ":8080" || c.MemoryLimitMiB != 44 {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 }
@@ -34,6 +34,7 @@ func TestParseReportsEveryProblemWithItsKey(t *testing.T) {
 		{"bad duration", minimal + "ingest:\n  status_flush: soon\n", nil, []string{"soon"}},
 		{"external without url", minimal + "broker:\n  mode: external\n  external:\n    client_id: gw\n", nil, []string{"broker.external.url:"}},
 		{"external without client id", minimal + "broker:\n  mode: external\n  external:\n    url: tcp://h:1883\n", nil, []string{"broker.external.client_id:"}},
+		{"tiny memory limit", minimal + "memory_limit_mib: 8\n", nil, []string{"memory_limit_mib: must be 0 (no limit) or at least 16"}},
 		{"unknown broker mode", minimal + "broker:\n  mode: cloud\n", nil, []string{"broker.mode:"}},
 		{"unset env", minimal + "broker:\n  mode: external\n  external:\n    url: tcp://h:1883\n    client_id: gw\n    password: ${NOPE}\n", nil, []string{"NOPE"}},
 		{"short token", minimal + "http:\n  api_tokens:\n    - {name: a, token: short, role: admin}\n", nil, []string{"http.api_tokens[0].token:"}},
