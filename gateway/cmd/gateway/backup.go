@@ -135,7 +135,7 @@ func cmdBackup(args []string, stdout, stderr io.Writer) int {
 // printManifest prints an archive's summary.
 func printManifest(w io.Writer, m *backup.Manifest) {
 	c := m.Counts
-	fmt.Fprintf(w, "site %s, taken %s by gateway %s, format %d\n", m.Site.Code, m.CreatedAt.Local().Format(time.DateTime), m.GatewayVersion, m.Format)
+	fmt.Fprintf(w, "site %s, taken %s by gateway %s, format %d\n", m.Site.Code, m.CreatedAt.Format(time.RFC3339), m.GatewayVersion, m.Format)
 	fmt.Fprintf(w, "database: %d devices, %d users, %d alarms (%d open), %d events\n", c.Devices, c.Users, c.Alarms, c.OpenAlarms, c.Events)
 	fmt.Fprintf(w, "%d files, %s:\n", len(m.Entries), size(m.Size()))
 	for _, e := range m.Entries {

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/community-edge/edge/gateway/internal/backup"
 	"github.com/community-edge/edge/gateway/internal/store"
 )
 
@@ -73,5 +76,36 @@ func TestBackupAndRestoreUsageErrors(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".gateway-backup-*")); len(left) > 0 {
 		t.Errorf("a failed backup left %v", left)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// TestManifestSummaryGolden: what backup and restore print about an archive.
+func TestManifestSummaryGolden(t *testing.T) {
+	m := &backup.Manifest{Format: 1, GatewayVersion: "1.2.0 (0123456789ab) go1.26.0", Site: backup.Site{Code: "sunny-garden", Name: "阳光花园社区"},
+		CreatedAt: time.Date(2026, 1, 31, 2, 0, 0, 0, time.UTC),
+		Counts:    backup.Counts{Devices: 56, Users: 7, Alarms: 1203, OpenAlarms: 3, Events: 912345},
+		Entries: []backup.Entry{
+			{Name: "config/environment", Size: 412, Mode: 0o600, Secret: true},
+			{Name: "config/gateway.yaml", Size: 7123, Mode: 0o640, Secret: true},
+			{Name: "data/data.key", Size: 45, Mode: 0o600, Secret: true},
+			{Name: "data/tls/self-signed.crt", Size: 660, Mode: 0o644},
+			{Name: "data/tls/self-signed.key", Size: 241, Mode: 0o600, Secret: true},
+			{Name: "config/alink/charger-cd10.yaml", Size: 2210, Mode: 0o644},
+			{Name: "gateway.db", Size: 187 << 20, Mode: 0o600},
+		}}
+	var out bytes.Buffer
+	printManifest(&out, m)
+	golden := filepath.Join("testdata", "backup-summary.golden")
+	if *update {
+		os.WriteFile(golden, out.Bytes(), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test -run ManifestSummary -update writes it)", err)
+	}
+	if out.String() != string(want) {
+		t.Errorf("summary differs from %s:\n%s", golden, out.String())
 	}
 }

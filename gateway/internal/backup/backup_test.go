@@ -498,3 +498,35 @@ func TestPlaceAcrossFileSystems(t *testing.T) {
 		t.Errorf("the staged file is still there: %v", err)
 	}
 }
+
+// TestSpoolOnlyOnRequest: the time-series spool stays out of an archive unless asked for, and
+// then comes back into the data directory.
+func TestSpoolOnlyOnRequest(t *testing.T) {
+	s := newSite(t, 1)
+	spool := filepath.Join(s.dataDir, "tsdb-spool", "seg-000001")
+	os.MkdirAll(filepath.Dir(spool), 0o750)
+	must(t, os.WriteFile(spool, []byte("callbutton,site=bk battery_pct=80 1\n"), 0o640))
+	for _, with := range []bool{false, true} {
+		var buf bytes.Buffer
+		m, err := Create(context.Background(), &buf, Options{ConfigPath: s.cfgPath, Config: s.cfg, Getenv: func(string) string { return "" },
+			TempDir: t.TempDir(), WithSpool: with})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, listed := m.entry("data/tsdb-spool/seg-000001")
+		if listed != with || m.Spool != with {
+			t.Fatalf("with-spool %v: spool entry listed %v, manifest spool %v", with, listed, m.Spool)
+		}
+		if !with {
+			continue
+		}
+		box := t.TempDir()
+		if _, err := Restore(context.Background(), &buf, RestoreOptions{ConfigPath: filepath.Join(box, "etc", "gateway.yaml"),
+			Getenv: func(string) string { return "" }}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(filepath.Join(box, "data", "tsdb-spool", "seg-000001")); err != nil || !strings.HasPrefix(string(got), "callbutton") {
+			t.Errorf("spool restored as %q: %v", got, err)
+		}
+	}
+}

@@ -162,6 +162,9 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 			if len(b) > maxConfigEntry {
 				return fmt.Errorf("restore: configuration entry larger than %d bytes", maxConfigEntry)
 			}
+			if err := os.MkdirAll(filepath.Dir(cfgPath), 0o755); err != nil { // a fresh box may have no /etc/community-gateway yet
+				return fmt.Errorf("restore: %w", err)
+			}
 			pending = cfgPath + ".restoring"
 			if err := writeFileSync(pending, b, 0o600); err != nil {
 				return err
