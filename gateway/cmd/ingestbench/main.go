@@ -2,7 +2,8 @@
 // MQTT connections → a real broker (the embedded one, or Mosquitto with the shipped config) →
 // the gateway process → durable SQLite store. It reports the sustained rate, loss (events the
 // broker acknowledged that are not stored), the gateway's CPU seconds per 100k messages and its
-// peak RSS, for each broker.
+// resident memory (its median over the second half of the run, with every device connected,
+// and its peak), for each broker.
 //
 //	go run ./gateway/cmd/ingestbench -devices 1000 -rate 12000 -duration 20s
 package main
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,13 +52,13 @@ func main() {
 	}
 	fmt.Printf("machine: %s\n", testenv.Machine())
 	fmt.Printf("load: %d devices, target %.0f msg/s, %s, QoS 1, %.0f%% events\n\n", *devices, *rate, *dur, *events*100)
-	fmt.Printf("%-10s %10s %10s %10s %8s %14s %12s %12s\n", "broker", "sent", "acked", "accepted", "lost", "rate msg/s", "cpu s/100k", "peak RSS MiB")
+	fmt.Printf("%-10s %10s %10s %10s %8s %14s %12s %12s %12s\n", "broker", "sent", "acked", "accepted", "lost", "rate msg/s", "cpu s/100k", "RSS MiB", "peak RSS MiB")
 	for _, b := range strings.Split(*brokers, ",") {
 		r, err := runOne(root, work, bin, b, fleet, *rate, *dur, *events)
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", b, err))
 		}
-		fmt.Printf("%-10s %10d %10d %10.0f %8.0f %14.0f %12.2f %12.1f\n", b, r.load.Sent, r.load.Acked, r.stored, r.lost, r.load.Rate(), r.cpuPer100k, r.peakRSSMiB)
+		fmt.Printf("%-10s %10d %10d %10.0f %8.0f %14.0f %12.2f %12.1f %12.1f\n", b, r.load.Sent, r.load.Acked, r.stored, r.lost, r.load.Rate(), r.cpuPer100k, r.rssMiB, r.peakRSSMiB)
 	}
 }
 
@@ -65,7 +67,35 @@ type result struct {
 	stored     float64
 	lost       float64
 	cpuPer100k float64
+	rssMiB     float64 // median over the second half of the sending
 	peakRSSMiB float64
+}
+
+// sampleRSS reads a process's resident memory every second until stop is closed, and returns
+// the median of the samples of the second half.
+func sampleRSS(pid int, stop <-chan struct{}) <-chan float64 {
+	out := make(chan float64, 1)
+	go func() {
+		var xs []float64
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for done := false; !done; {
+			select {
+			case <-t.C:
+				xs = append(xs, testenv.RSSMiB(pid))
+			case <-stop:
+				done = true
+			}
+		}
+		xs = xs[len(xs)/2:]
+		slices.Sort(xs)
+		if len(xs) == 0 {
+			out <- testenv.RSSMiB(pid)
+			return
+		}
+		out <- xs[len(xs)/2]
+	}()
+	return out
 }
 
 func runOne(root, work, bin, mode string, fleet testenv.Fleet, rate float64, dur time.Duration, events float64) (result, error) {
@@ -107,7 +137,11 @@ func runOne(root, work, bin, mode string, fleet testenv.Fleet, rate float64, dur
 	if err != nil {
 		return result{}, err
 	}
+	stopRSS := make(chan struct{})
+	rssc := sampleRSS(gw.Pid(), stopRSS)
 	rep, err := gen.Run(context.Background())
+	close(stopRSS)
+	rssMiB := <-rssc
 	if err != nil {
 		return result{}, err
 	}
@@ -125,7 +159,7 @@ func runOne(root, work, bin, mode string, fleet testenv.Fleet, rate float64, dur
 	}
 	cpu := testenv.CPUSeconds(gw.Pid()) - cpu0
 	rss := testenv.PeakRSSMiB(gw.Pid())
-	return result{load: rep, stored: stored, lost: max(0, want-stored), cpuPer100k: cpu / float64(rep.Acked) * 100000, peakRSSMiB: rss}, nil
+	return result{load: rep, stored: stored, lost: max(0, want-stored), cpuPer100k: cpu / float64(rep.Acked) * 100000, rssMiB: rssMiB, peakRSSMiB: rss}, nil
 }
 
 func fail(err error) {

@@ -125,10 +125,16 @@ func CPUSeconds(pid int) float64 {
 }
 
 // PeakRSSMiB is a process's peak resident memory.
-func PeakRSSMiB(pid int) float64 {
+func PeakRSSMiB(pid int) float64 { return statusMiB(pid, "VmHWM:") }
+
+// RSSMiB is a process's resident memory now.
+func RSSMiB(pid int) float64 { return statusMiB(pid, "VmRSS:") }
+
+// statusMiB reads a kB figure of /proc/PID/status in MiB.
+func statusMiB(pid int, key string) float64 {
 	raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			return kb / 1024
 		}
