@@ -210,6 +210,18 @@ func TestAddCameraAtRuntime(t *testing.T) {
 	if err != nil || len(es) != 2 || es[0].Action != "camera.remove" || es[1].Action != "camera.add" || es[1].Actor != "inst1" || !strings.Contains(es[1].Detail, "160x120") {
 		t.Errorf("audit: %+v %v", es, err)
 	}
+	// a camera not installed yet: refused, then kept with force
+	later := map[string]any{"id": "gate-s", "name": "南门", "url": "rtsp://127.0.0.1:1/main", "username": "admin", "password": camPass, "timeout_ms": 2000}
+	if code, body := e.call("admin1", "POST", "/api/v1/cameras", later); code != http.StatusUnprocessableEntity || !strings.Contains(body, `"reason":"unreachable"`) {
+		t.Errorf("an unreachable camera: %d %s", code, body)
+	}
+	later["force"] = true
+	if code, body := e.call("admin1", "POST", "/api/v1/cameras", later); code != http.StatusCreated || !strings.Contains(body, `"ok":false`) || strings.Contains(body, camPass) {
+		t.Errorf("an unreachable camera with force: %d %s", code, body)
+	}
+	if es, _ := audit.List(context.Background(), e.st.DB(), audit.Filter{Target: "gate-s"}); len(es) != 1 || !strings.Contains(es[0].Detail, `"forced":true`) {
+		t.Errorf("forced addition audited as %+v", es)
+	}
 	if logs := e.logs.String(); strings.Contains(logs, camPass) || !strings.Contains(logs, "camera added") {
 		t.Errorf("logs show the password, or not the addition:\n%s", logs)
 	}
