@@ -195,6 +195,9 @@ func cmdRestore(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "configuration kept: %s exists (the archive's copy is %s; -force replaces it)\n", res.ConfigPath, res.ConfigCopy)
 	}
+	if len(res.Unchanged) > 0 {
+		fmt.Fprintf(stdout, "already there with the same content: %d file(s)\n", len(res.Unchanged))
+	}
 	for _, p := range res.Skipped {
 		fmt.Fprintf(stdout, "kept (exists; -force replaces it): %s\n", p)
 	}

@@ -250,6 +250,9 @@ func TestBackupThenRestoreToAFreshBox(t *testing.T) {
 	if _, err := os.Stat(cfgPath + ".before-restore-20260102T030405Z"); err != nil {
 		t.Errorf("old configuration not kept aside: %v", err)
 	}
+	if !slices.Contains(res.Unchanged, filepath.Join(box, "data", "data.key")) || slices.ContainsFunc(res.KeptAside, func(p string) bool { return strings.Contains(p, "data.key") }) {
+		t.Errorf("an identical data key was not left alone: unchanged %v, kept aside %v", res.Unchanged, res.KeptAside)
+	}
 }
 
 // damage is a change to an archive.

@@ -3,6 +3,8 @@ package backup
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +44,7 @@ type Result struct {
 	Restored       []string // files written
 	KeptAside      []string // files moved aside (with -force)
 	Skipped        []string // configuration-side files kept because they exist (no -force)
+	Unchanged      []string // files already there with the archive's content
 	Counts         Counts   // what the restored database holds, after migrations
 	Warnings       []string
 }
@@ -236,6 +239,10 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 				continue
 			}
 		}
+		if e.Name != DBEntry && sameContent(to, e.SHA256) {
+			res.Unchanged = append(res.Unchanged, to) // e.g. the Alink models the package installed
+			continue
+		}
 		if _, err := os.Stat(to); err == nil && !o.Force {
 			existing = append(existing, to)
 		}
@@ -322,6 +329,20 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Result, error
 		res.Warnings = append(res.Warnings, "not in the archive (outside the configuration and data directories), copy it yourself: "+n)
 	}
 	return res, nil
+}
+
+// sameContent reports whether the file at p exists with the SHA-256 sum.
+func sameContent(p, sum string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false
+	}
+	return hex.EncodeToString(h.Sum(nil)) == sum
 }
 
 // staged is an entry held in memory.
