@@ -78,6 +78,10 @@ func (d *Doctor) checkDataDir(context.Context) outcome {
 			d.t(fmt.Sprintf("把目录交给网关的系统用户：sudo chown -R community-gateway: %s；磁盘是否只读（mount | grep ro,）", dir),
 				fmt.Sprintf("give it to the gateway's system user: sudo chown -R community-gateway: %s; check the disk is not mounted read-only", dir)))
 	}
+	if owner := foreignOwner(fi, serviceUser); owner != "" {
+		return fail(d.t(fmt.Sprintf("%s 属于 %s，网关服务（%s 用户）无法写入", dir, owner, serviceUser), fmt.Sprintf("%s belongs to %s: the gateway's service (user %s) cannot write it", dir, owner, serviceUser)),
+			d.t(fmt.Sprintf("sudo chown -R %s: %s", serviceUser, dir), fmt.Sprintf("sudo chown -R %s: %s", serviceUser, dir)))
+	}
 	free, total, err := diskSpace(dir)
 	if err != nil {
 		return warn(d.t("可写，但读不到剩余空间：", "writable, but free space unknown: ")+err.Error(), d.t("用 df -h 查看", "look with df -h"))

@@ -21,6 +21,9 @@ import (
 	"github.com/community-edge/edge/gateway/internal/config"
 )
 
+// serviceUser is the system user the packaged gateway runs as.
+const serviceUser = "community-gateway"
+
 // Status is a check's outcome.
 type Status string
 

@@ -299,3 +299,32 @@ func TestChecksBoundedByTimeout(t *testing.T) {
 		t.Error("report OK with failures")
 	}
 }
+
+// TestDataDirOwner: run as root (sudo gateway doctor), a data directory the service user does
+// not own is named, since root's own write probe would pass.
+func TestDataDirOwner(t *testing.T) {
+	dir := t.TempDir()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := foreignOwner(fi, "no-such-service-user"); got != "" {
+		t.Errorf("without the service user: %q", got)
+	}
+	if os.Geteuid() != 0 {
+		if got := foreignOwner(fi, "nobody"); got != "" {
+			t.Errorf("not root: %q", got)
+		}
+		return
+	}
+	if got := foreignOwner(fi, "nobody"); got != "root" {
+		t.Errorf("root's directory with service user nobody: %q, want root", got)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ = os.Stat(dir)
+	if got := foreignOwner(fi, "nobody"); got != "" {
+		t.Errorf("nobody's directory: %q", got)
+	}
+}
