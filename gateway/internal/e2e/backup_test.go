@@ -208,6 +208,10 @@ func TestBackupUnderLoadRestoresOnAReplacementBox(t *testing.T) {
 			t.Errorf("gateway %v on a running gateway: exit %d\n%s", args, code, out)
 		}
 	}
+	// Nor does a second gateway start on the same data directory.
+	if code, out := gatewayCmd(t, "run", "-config", gw.cfgPath); code == 0 || !strings.Contains(out, "a gateway is running on this data directory") {
+		t.Errorf("a second gateway on the same data directory: exit %d\n%s", code, out)
+	}
 	// The old box went on storing after the snapshot (it was taken mid-load, of one state).
 	gw.stop(syscall.SIGTERM)
 	if final := countEvents(t, daemonDB(gw.cfgPath)); snap.events < int64(before) || final <= snap.events {
