@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"flag"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/community-edge/edge/gateway/internal/config"
+	"github.com/community-edge/edge/gateway/internal/tlscert"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -326,5 +328,74 @@ func TestDataDirOwner(t *testing.T) {
 	fi, _ = os.Stat(dir)
 	if got := foreignOwner(fi, "nobody"); got != "" {
 		t.Errorf("nobody's directory: %q", got)
+	}
+}
+
+// tlsBroker is a TLS listener with a self-signed certificate for 127.0.0.1 that answers any
+// MQTT CONNECT with CONNACK code; it returns its address and the certificate file.
+func tlsBroker(t *testing.T, code byte) (addr, certFile string) {
+	t.Helper()
+	cert, err := tlscert.SelfSigned(t.TempDir(), nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cert.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 512)
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if n, err := c.Read(buf); err == nil && n > 0 && buf[0] == 0x10 {
+				c.Write([]byte{0x20, 0x02, 0x00, code})
+				c.Read(buf) // DISCONNECT or close
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String(), cert.CertFile
+}
+
+// TestBrokerTLSAndConnack: the external broker's certificate is verified against ca_file, and
+// each refusing CONNACK code gets its own fix.
+func TestBrokerTLSAndConnack(t *testing.T) {
+	tests := []struct {
+		name   string
+		code   byte
+		withCA bool
+		status Status
+		text   string // in detail or fix
+	}{
+		{"verified, login accepted", 0, true, Pass, "TLS certificate verified"},
+		{"unknown CA", 0, false, Fail, "TLS verification failed"},
+		{"bad user name or password (4)", 4, true, Fail, "wrong username or password"},
+		{"not authorised (5)", 5, true, Fail, "wrong username or password"},
+		{"identifier rejected (2)", 2, true, Fail, "client_id"},
+		{"server unavailable (3)", 3, true, Fail, "journalctl -u mosquitto"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, ca := tlsBroker(t, tt.code)
+			caLine := ""
+			if tt.withCA {
+				caLine = ", ca_file: \"" + ca + "\""
+			}
+			cfg, err := load(t, "site: {code: s1}\ndata_dir: "+t.TempDir()+"\nbroker:\n  mode: external\n  external: {url: \"ssl://"+addr+"\", client_id: gw, username: gateway, password: pw"+caLine+"}\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := result(t, New(Options{Config: cfg, Lang: "en", Timeout: 5 * time.Second}).Run(context.Background()), "broker")
+			if r.Status != tt.status || !strings.Contains(r.Detail+" "+r.Fix, tt.text) {
+				t.Errorf("%s %q fix %q; want %s with %q", r.Status, r.Detail, r.Fix, tt.status, tt.text)
+			}
+		})
 	}
 }
