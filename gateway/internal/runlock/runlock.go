@@ -7,6 +7,7 @@ package runlock
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -49,6 +50,10 @@ func Acquire(dir string) (*Lock, error) {
 	}
 	path := filepath.Join(dir, FileName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if errors.Is(err, fs.ErrPermission) {
+		// Left by root (a restore): flock needs no write access, only the pid goes unwritten.
+		f, err = os.Open(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("runlock: %w", err)
 	}
