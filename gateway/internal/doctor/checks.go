@@ -53,6 +53,13 @@ func (d *Doctor) checkConfig(context.Context) outcome {
 	} else if d.opts.ConfigErr != nil {
 		detail = d.opts.ConfigErr.Error()
 	}
+	switch {
+	case errors.Is(d.opts.ConfigErr, os.ErrNotExist):
+		return fail(detail, d.t("用 -config 指定配置文件；安装包把它放在 /etc/community-gateway/gateway.yaml（示例见 configs/gateway.example.yaml）",
+			"give the configuration file with -config; the package installs /etc/community-gateway/gateway.yaml (see configs/gateway.example.yaml)"))
+	case d.cfg == nil:
+		return fail(detail, d.t(fmt.Sprintf("%s 不是有效的 YAML：按提示的行号修正缩进或引号", path), fmt.Sprintf("%s is not valid YAML: correct the indentation or quotes at the line named", path)))
+	}
 	return fail(detail, d.t(
 		fmt.Sprintf("按上面列出的键逐项修改 %s，再运行 gateway check-config -config %s 确认", path, path),
 		fmt.Sprintf("correct each key listed above in %s, then confirm with gateway check-config -config %s", path, path)))

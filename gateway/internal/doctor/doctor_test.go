@@ -139,6 +139,21 @@ func TestInvalidConfigListsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestUnreadableConfig: a missing file and broken YAML fail the config check with their own
+// fix, and nothing else runs.
+func TestUnreadableConfig(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.yaml")
+	broken := filepath.Join(t.TempDir(), "broken.yaml")
+	os.WriteFile(broken, []byte("site:\n  code: [s1\n"), 0o600)
+	for _, tc := range []struct{ path, fix string }{{missing, "give the configuration file with -config"}, {broken, "not valid YAML"}} {
+		cfg, err := config.Load(tc.path, func(string) string { return "" })
+		rep := New(Options{ConfigPath: tc.path, Config: cfg, ConfigErr: err, Lang: "en"}).Run(context.Background())
+		if r := result(t, rep, "config"); r.Status != Fail || !strings.Contains(r.Fix, tc.fix) || rep.Skip != len(rep.Results)-1 {
+			t.Errorf("%s: %+v (skipped %d of %d)", tc.path, r, rep.Skip, len(rep.Results))
+		}
+	}
+}
+
 // TestEmbeddedBrokerServedByRunningGateway: a taken broker port is fine when this
 // configuration's gateway answers /healthz (it holds the port itself).
 func TestEmbeddedBrokerServedByRunningGateway(t *testing.T) {
