@@ -428,9 +428,19 @@ func (d *Doctor) checkNoCameras(context.Context) outcome {
 	return skip(d.t("没有配置摄像头", "no cameras configured"))
 }
 
-func (d *Doctor) checkCamera(ctx context.Context, i int) outcome {
-	cam := d.cfg.Cameras[i]
-	key := fmt.Sprintf("cameras[%d]", i)
+// checkCamera probes one camera. key is its place in the configuration (cameras[i]), or ""
+// for a camera added in the console.
+func (d *Doctor) checkCamera(ctx context.Context, cam config.Camera, key string) outcome {
+	// where the installer changes the camera's settings
+	settings := func(field string) (string, string) {
+		if key == "" {
+			return "“摄像机接入”页上这路摄像头的" + map[string]string{"username/password": "用户名和密码", "url": "RTSP 地址"}[field] + "（删除后重新添加）",
+				"the camera's " + map[string]string{"username/password": "username and password", "url": "RTSP URL"}[field] + " on the camera setup page (remove it and add it again)"
+		}
+		return key + "." + field, key + "." + field
+	}
+	up, upEN := settings("username/password")
+	u, uEN := settings("url")
 	timeout := d.opts.Timeout - time.Second
 	res, err := rtsp.ProbeConfig(ctx, rtsp.Config{URL: cam.URL, Username: cam.Username, Password: cam.Password}, timeout)
 	where := redactURL(cam.URL)
@@ -445,16 +455,16 @@ func (d *Doctor) checkCamera(ctx context.Context, i int) outcome {
 	switch {
 	case errors.Is(err, rtsp.ErrUnauthorized):
 		return fail(d.t(where+"：用户名或密码错误（401）", where+": wrong username or password (401)"),
-			d.t(fmt.Sprintf("核对 %s.username/password 与摄像头网页里的账号；海康/大华需开启 RTSP 摘要认证", key),
-				fmt.Sprintf("compare %s.username/password with the account in the camera's web page; Hikvision/Dahua need RTSP digest auth on", key)))
+			d.t(fmt.Sprintf("核对 %s 与摄像头网页里的账号；海康/大华需开启 RTSP 摘要认证", up),
+				fmt.Sprintf("compare %s with the account in the camera's web page; Hikvision/Dahua need RTSP digest auth on", upEN)))
 	case errors.Is(err, rtsp.ErrNotFound):
 		return fail(d.t(where+"：码流路径不存在（404）", where+": no such stream path (404)"),
-			d.t(fmt.Sprintf("改 %s.url 的路径（海康 /Streaming/Channels/101，大华 /cam/realmonitor?channel=1&subtype=0）", key),
-				fmt.Sprintf("correct %s.url's path (Hikvision /Streaming/Channels/101, Dahua /cam/realmonitor?channel=1&subtype=0)", key)))
+			d.t(fmt.Sprintf("改 %s 的路径（海康 /Streaming/Channels/101，大华 /cam/realmonitor?channel=1&subtype=0）", u),
+				fmt.Sprintf("correct the path in %s (Hikvision /Streaming/Channels/101, Dahua /cam/realmonitor?channel=1&subtype=0)", uEN)))
 	case errors.Is(err, rtsp.ErrUnreachable):
 		return fail(d.t(where+"：无法连接："+msg, where+": unreachable: "+msg),
-			d.t(fmt.Sprintf("确认摄像头通电、与网关同一网段、IP 和端口（默认 554）与 %s.url 一致：ping 一下它", key),
-				fmt.Sprintf("check the camera has power, is on the gateway's network, and its IP and port (554 by default) match %s.url: ping it", key)))
+			d.t(fmt.Sprintf("确认摄像头通电、与网关同一网段、IP 和端口（默认 554）与 %s 一致：ping 一下它", u),
+				fmt.Sprintf("check the camera has power, is on the gateway's network, and its IP and port (554 by default) match %s: ping it", uEN)))
 	case errors.Is(err, rtsp.ErrNoPlayableTrack):
 		return fail(d.t(where+"：没有可播放的视频轨（"+msg+"）", where+": no playable video track ("+msg+")"),
 			d.t("在摄像头网页里把该码流的编码改为 H.264（H.265 浏览器无法播放）", "set the stream's encoding to H.264 in the camera's web page (browsers cannot play H.265)"))
@@ -501,7 +511,7 @@ func scrub(s string, cam config.Camera) string {
 func (d *Doctor) checkUDP(ctx context.Context) outcome {
 	w := d.cfg.Video.WebRTC
 	addr := net.JoinHostPort(w.ListenIP, strconv.Itoa(w.UDPPort))
-	cams := len(d.cfg.Cameras)
+	cams := len(d.cams)
 	if d.opts.InDaemon && cams > 0 {
 		return pass(d.t("UDP "+addr+" 由本网关使用", "UDP "+addr+" in use by this gateway"))
 	}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +71,9 @@ type Options struct {
 	// NeverConnected lists the registered devices that never sent anything, and how many are
 	// registered; nil reads the gateway's database file read-only.
 	NeverConnected func(ctx context.Context) (never []string, total int, err error)
+	// RuntimeCameras lists the cameras added in the console (kept in the gateway's database,
+	// credentials sealed), probed next to the configured ones; nil: only configured cameras.
+	RuntimeCameras func(ctx context.Context) ([]config.Camera, error)
 	Now            func() time.Time // default time.Now
 	Log            *slog.Logger
 }
@@ -78,6 +82,7 @@ type Options struct {
 type Doctor struct {
 	opts Options
 	cfg  *config.Config
+	cams []camera // to probe: the configured ones, then those added in the console
 	en   bool
 	now  func() time.Time
 	log  *slog.Logger
@@ -136,17 +141,15 @@ func (d *Doctor) checks() []check {
 		{"influx", d.t("InfluxDB 时序库", "InfluxDB"), d.checkInflux},
 		{"cloud", d.t("网格云平台", "grid cloud"), d.checkCloud},
 	}
-	if d.cfg != nil && d.opts.ConfigErr == nil && len(d.cfg.Cameras) > 0 {
-		for i := range d.cfg.Cameras {
-			cam := d.cfg.Cameras[i]
-			name := cam.ID
-			if cam.Name != "" {
-				name = cam.Name + " (" + cam.ID + ")"
-			}
-			cs = append(cs, check{"camera:" + cam.ID, d.t("摄像头 ", "camera ") + name,
-				func(ctx context.Context) outcome { return d.checkCamera(ctx, i) }})
+	for _, cam := range d.cams {
+		name := cam.ID
+		if cam.Name != "" {
+			name = cam.Name + " (" + cam.ID + ")"
 		}
-	} else {
+		cs = append(cs, check{"camera:" + cam.ID, d.t("摄像头 ", "camera ") + name,
+			func(ctx context.Context) outcome { return d.checkCamera(ctx, cam.Camera, cam.key) }})
+	}
+	if len(d.cams) == 0 {
 		cs = append(cs, check{"cameras", d.t("摄像头", "cameras"), d.checkNoCameras})
 	}
 	cs = append(cs,
@@ -155,9 +158,42 @@ func (d *Doctor) checks() []check {
 	return cs
 }
 
+// camera is a camera to probe and where its settings are: cameras[i], or "" when it was
+// added in the console.
+type camera struct {
+	config.Camera
+	key string
+}
+
+// listCameras collects the cameras to probe.
+func (d *Doctor) listCameras(ctx context.Context) {
+	d.cams = nil
+	if d.cfg == nil || d.opts.ConfigErr != nil {
+		return
+	}
+	for i, c := range d.cfg.Cameras {
+		d.cams = append(d.cams, camera{c, fmt.Sprintf("cameras[%d]", i)})
+	}
+	if d.opts.RuntimeCameras == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	added, err := d.opts.RuntimeCameras(ctx)
+	if err != nil {
+		d.log.Warn("doctor: cameras added in the console not checked", "err", err)
+	}
+	for _, c := range added {
+		if !slices.ContainsFunc(d.cams, func(x camera) bool { return x.ID == c.ID }) {
+			d.cams = append(d.cams, camera{c, ""})
+		}
+	}
+}
+
 // Run runs every check concurrently, each within the per-check timeout, and returns the
 // report once all have finished.
 func (d *Doctor) Run(ctx context.Context) Report {
+	d.listCameras(ctx)
 	cs := d.checks()
 	results := make([]Result, len(cs))
 	var wg sync.WaitGroup

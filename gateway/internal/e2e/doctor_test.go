@@ -165,6 +165,28 @@ func TestDoctor(t *testing.T) {
 				t.Errorf("API %s: %s %s (%s)", r.ID, r.Status, r.Detail, r.Fix)
 			}
 		}
+
+		// a camera added in the console with a wrong password is probed by the daemon's checks
+		body := `{"id":"cam-west","name":"西门","url":"rtsp://` + cam.addr + `/main","username":"` + camUser + `","password":"wrong-pass","force":true}`
+		req, _ := http.NewRequest("POST", "http://"+gw.http+"/api/v1/cameras", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		bearer(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("adding a camera in the console: %s", resp.Status)
+		}
+		api = doctorReport{}
+		gw.get("/api/v1/doctor?lang=en", &api)
+		if st, detail, fix := api.find("camera:cam-west"); st != "fail" || !strings.Contains(detail, "(401)") || !strings.Contains(fix, "camera setup page") || strings.Contains(detail+fix, "wrong-pass") {
+			t.Errorf("console-added camera: %s %q fix %q\n%s", st, detail, fix, api)
+		}
+		if st, _, _ := api.find("camera:cam-east"); st != "pass" || api.OK {
+			t.Errorf("configured camera %s, report ok %v", st, api.OK)
+		}
 	})
 
 	healthy, err := os.ReadFile(gw.cfgPath)
