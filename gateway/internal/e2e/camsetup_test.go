@@ -31,7 +31,7 @@ func TestConsoleInstallerAddsCamera(t *testing.T) {
 	}
 	defer onvif.Stop()
 	gw := newGateway(t, &brokerEnv{mode: "embedded"}, nil, fmt.Sprintf("video:\n  webrtc: {udp_port: %d, listen_ip: 127.0.0.1}\n", freePort(t)))
-	gw.addUser("admin", "admin", "admin-password-1") // past the first-run setup
+	gw.finishSetup()
 	gw.addUser("qiangong", "installer", "installer-pass-1")
 	b := newBrowser(t, "http://"+gw.http)
 	b.do(15*time.Second, "login page", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(chromedp.CSS("#login-user")),

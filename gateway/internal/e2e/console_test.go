@@ -19,6 +19,10 @@ import (
 
 const chromium = "/usr/bin/chromium"
 
+// finishSetup gives the site its admin, as the first-run setup (or `gateway user add`) does on
+// every real site, so the console shows its login rather than the setup page.
+func (g *gateway) finishSetup() { g.addUser("admin", "admin", "admin-password-1") }
+
 // addUser adds a console user with the gateway's own command.
 func (g *gateway) addUser(name, role, password string) {
 	g.t.Helper()
@@ -144,6 +148,7 @@ func TestConsoleDutyHandlesSOS(t *testing.T) {
 	cb := mustConnect(t, env.addr, fleet()[0], true)
 	cb.publish("telemetry", `{"ts":`+now()+`,"metrics":{"battery_pct":76,"rssi_dbm":-68}}`, false)
 
+	gw.finishSetup()
 	b := newBrowser(t, "http://"+gw.http)
 	b.login("wangfang", "duty-password-1")
 	who := js[string](b, `document.getElementById("who").textContent`)
@@ -243,6 +248,7 @@ func TestConsoleSecurityNoMedicalNotes(t *testing.T) {
 	gw.addUser("liqiang", "security", "guard-password-1")
 	cb := mustConnect(t, env.addr, fleet()[0], true)
 
+	gw.finishSetup()
 	b := newBrowser(t, "http://"+gw.http)
 	b.login("liqiang", "guard-password-1")
 	cb.publish("event", sosPayload("console-sos-guard"), false)
@@ -278,6 +284,7 @@ func TestConsoleCatchesUpAfterReconnect(t *testing.T) {
 	cb := mustConnect(t, env.addr, fleet()[0], true)
 	lk := mustConnect(t, env.addr, fleet()[2], true)
 
+	gw.finishSetup()
 	b := newBrowser(t, "http://"+gw.http)
 	b.login("wangfang", "duty-password-1")
 	cb.publish("event", sosPayload("before-restart"), false)

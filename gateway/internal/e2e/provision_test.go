@@ -43,7 +43,7 @@ func scanPNG(t *testing.T, pic []byte) string {
 func TestConsoleInstallerProvisionsCallButton(t *testing.T) {
 	env := &brokerEnv{mode: "embedded"}
 	gw := newGateway(t, env, fleet(), "")
-	gw.addUser("admin", "admin", "admin-password-1") // past the first-run setup
+	gw.finishSetup()
 	gw.addUser("qiangong", "installer", "installer-pass-1")
 	b := newBrowser(t, "http://"+gw.http)
 	b.do(15*time.Second, "login page", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(chromedp.CSS("#login-user")),

@@ -388,6 +388,7 @@ func TestConsoleSecurityCameraWall(t *testing.T) {
 	cam := startCamera(t, 320, 240)
 	gw := newGateway(t, &brokerEnv{mode: "embedded"}, nil, cameraYAML(t, cam.addr))
 	gw.addUser("guard1", "security", "guard1-password")
+	gw.finishSetup()
 	b := newBrowser(t, "http://"+gw.http)
 	b.login("guard1", "guard1-password")
 	b.do(10*time.Second, "camera wall", chromedp.Click(chromedp.CSS(`#nav a[data-nav="cameras"]`)),
@@ -435,6 +436,7 @@ func TestConsoleDutyAlarmShowsCamera(t *testing.T) {
 		}
 		return id != "", "no SOS alarm"
 	})
+	gw.finishSetup()
 	b := newBrowser(t, "http://"+gw.http)
 	b.login("duty1", "duty1-password")
 	b.do(10*time.Second, "alarm page", chromedp.Navigate(b.base+"/#/alarm/"+id),
