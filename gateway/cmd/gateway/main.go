@@ -16,6 +16,7 @@ import (
 
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/daemon"
+	"github.com/community-edge/edge/gateway/internal/memlimit"
 	"github.com/community-edge/edge/gateway/internal/runlock"
 )
 
@@ -140,9 +141,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	log := newLogger(cfg.Log, stderr)
-	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitMiB > 0 {
-		debug.SetMemoryLimit(int64(cfg.MemoryLimitMiB) << 20)
-	}
 	if addr := os.Getenv("GATEWAY_PPROF"); addr != "" {
 		if err := startProfiling(addr, log); err != nil {
 			fmt.Fprintln(stderr, err)
@@ -158,6 +156,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer lock.Release()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitMiB > 0 { // GOMEMLIMIT: the runtime's own fixed limit
+		gov := memlimit.New(int64(cfg.MemoryLimitMiB)<<20, log.With("component", "memlimit"))
+		govCtx, stopGov := context.WithCancel(ctx)
+		govDone := make(chan struct{})
+		go func() { defer close(govDone); gov.Run(govCtx) }()
+		defer func() { stopGov(); <-govDone }()
+	}
 	// Serve builds the gateway again after the first-run setup changed the site.
 	if err := daemon.Serve(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("gateway stopped with an error", "err", err)

@@ -41,7 +41,8 @@ type Config struct {
 	Devices  []Device     `yaml:"devices"`
 	// DevicesCSV names CSV files of devices (see DeviceCSVHeader), relative to the config file.
 	DevicesCSV []string `yaml:"devices_csv"`
-	// MemoryLimitMiB is the soft limit of the Go runtime's memory (GOMEMLIMIT overrides it).
+	// MemoryLimitMiB is the floor of the Go runtime's soft memory limit (gateway/internal/memlimit;
+	// GOMEMLIMIT overrides it).
 	MemoryLimitMiB int `yaml:"memory_limit_mib"`
 
 	// dir is the config file's directory; relative paths are resolved against it.
@@ -210,8 +211,8 @@ func Default() *Config {
 		Site:    Site{TimeZone: "Asia/Shanghai"},
 		DataDir: "data",
 		Log:     Log{Level: "info", Format: "text"},
-		// a box is 1–2 GB shared with InfluxDB; 44 MiB keeps a thousand devices on the
-		// embedded broker under 64 MiB resident (README, BENCHMARKS)
+		// a box is 1–2 GB shared with InfluxDB; a 44 MiB floor keeps a quiet site of a
+		// thousand devices on the embedded broker under 64 MiB resident (README, BENCHMARKS)
 		MemoryLimitMiB: 44,
 		Broker: Broker{
 			Mode: "embedded",
