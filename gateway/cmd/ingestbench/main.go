@@ -1,6 +1,8 @@
 // Command ingestbench measures the gateway's ingest path end to end: simulated devices on real
 // MQTT connections → a real broker (the embedded one, or Mosquitto with the shipped config) →
-// the gateway process → durable SQLite store. It reports the sustained rate, loss (events the
+// the gateway process → durable SQLite store. It reports the sustained rate (the devices'
+// acknowledged messages per second, and events committed per second from the first message
+// sent until the gateway has taken the last), loss (events the
 // broker acknowledged that are not stored), the gateway's CPU seconds per 100k messages and its
 // resident memory (its median over the second half of the run, with every device connected,
 // and its peak), for each broker.
@@ -52,13 +54,13 @@ func main() {
 	}
 	fmt.Printf("machine: %s\n", testenv.Machine())
 	fmt.Printf("load: %d devices, target %.0f msg/s, %s, QoS 1, %.0f%% events\n\n", *devices, *rate, *dur, *events*100)
-	fmt.Printf("%-10s %10s %10s %10s %8s %14s %12s %12s %12s\n", "broker", "sent", "acked", "accepted", "lost", "rate msg/s", "cpu s/100k", "RSS MiB", "peak RSS MiB")
+	fmt.Printf("%-10s %10s %10s %10s %8s %14s %10s %12s %12s %12s\n", "broker", "sent", "acked", "accepted", "lost", "rate msg/s", "events/s", "cpu s/100k", "RSS MiB", "peak RSS MiB")
 	for _, b := range strings.Split(*brokers, ",") {
 		r, err := runOne(root, work, bin, b, fleet, *rate, *dur, *events)
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", b, err))
 		}
-		fmt.Printf("%-10s %10d %10d %10.0f %8.0f %14.0f %12.2f %12.1f %12.1f\n", b, r.load.Sent, r.load.Acked, r.stored, r.lost, r.load.Rate(), r.cpuPer100k, r.rssMiB, r.peakRSSMiB)
+		fmt.Printf("%-10s %10d %10d %10.0f %8.0f %14.0f %10.0f %12.2f %12.1f %12.1f\n", b, r.load.Sent, r.load.Acked, r.stored, r.lost, r.load.Rate(), r.storedRate, r.cpuPer100k, r.rssMiB, r.peakRSSMiB)
 	}
 }
 
@@ -67,6 +69,7 @@ type result struct {
 	stored     float64
 	lost       float64
 	cpuPer100k float64
+	storedRate float64 // events committed per second, from the first message sent to the last taken
 	rssMiB     float64 // median over the second half of the sending
 	peakRSSMiB float64
 }
@@ -132,6 +135,7 @@ func runOne(root, work, bin, mode string, fleet testenv.Fleet, rate float64, dur
 		testenv.WaitTCP(brokerAddr, 10*time.Second)
 	}
 	cpu0 := testenv.CPUSeconds(gw.Pid())
+	start := time.Now()
 	gen, err := load.New(load.Config{Broker: "tcp://" + brokerAddr, Site: testenv.BenchSite, Devices: len(fleet.Members), Rate: rate, Duration: dur,
 		QoS: 1, EventRatio: events, Credentials: credentials.Shared(testenv.BenchDevicePassword)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -149,9 +153,11 @@ func runOne(root, work, bin, mode string, fleet testenv.Fleet, rate float64, dur
 	want := float64(rep.Acked)
 	var stored float64
 	deadline := time.Now().Add(60 * time.Second)
+	var caughtUp time.Duration // from the first message sent to the last one stored
 	for time.Now().Before(deadline) {
 		// events the pipeline took (each is acknowledged only once committed) plus telemetry
 		stored = gw.Metric(`gateway_mqtt_messages_total{kind="event"}`) + gw.Metric(`gateway_mqtt_messages_total{kind="telemetry"}`)
+		caughtUp = time.Since(start)
 		if stored >= want && gen != nil {
 			break
 		}
@@ -159,7 +165,8 @@ func runOne(root, work, bin, mode string, fleet testenv.Fleet, rate float64, dur
 	}
 	cpu := testenv.CPUSeconds(gw.Pid()) - cpu0
 	rss := testenv.PeakRSSMiB(gw.Pid())
-	return result{load: rep, stored: stored, lost: max(0, want-stored), cpuPer100k: cpu / float64(rep.Acked) * 100000, rssMiB: rssMiB, peakRSSMiB: rss}, nil
+	return result{load: rep, stored: stored, lost: max(0, want-stored), cpuPer100k: cpu / float64(rep.Acked) * 100000, rssMiB: rssMiB, peakRSSMiB: rss,
+		storedRate: gw.Metric("gateway_events_stored_total") / caughtUp.Seconds()}, nil
 }
 
 func fail(err error) {
