@@ -275,7 +275,7 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	var problems Errors
 	lines := bytes.Split(raw, []byte("\n"))
 	for i, line := range lines {
-		code, comment := splitComment(line)
+		code, comment := SplitComment(line)
 		code = envRef.ReplaceAllFunc(code, func(m []byte) []byte {
 			name := string(envRef.FindSubmatch(m)[1])
 			v := getenv(name)
@@ -317,9 +317,9 @@ func Parse(raw []byte, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
-// splitComment splits a YAML line before a comment: a '#' at the start or after a space, and
+// SplitComment splits a YAML line before a comment: a '#' at the start or after a space, and
 // outside quotes.
-func splitComment(line []byte) (code, comment []byte) {
+func SplitComment(line []byte) (code, comment []byte) {
 	var quote byte
 	for i, c := range line {
 		switch {

@@ -3,6 +3,8 @@ package packaging
 import (
 	"fmt"
 	"strings"
+
+	"github.com/community-edge/edge/gateway/internal/config"
 )
 
 // Edit changes one key of a YAML file found by its dotted path (for example
@@ -174,22 +176,12 @@ func blockEnd(lines []string, i int) int {
 
 func indent(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
 
-// splitComment splits a YAML line before its comment: a '#' at the start or after a space or
-// tab, outside quotes.
+// splitComment splits a YAML line before its comment (config.SplitComment), without the
+// blanks between the two.
 func splitComment(l string) (code, comment string) {
-	var quote byte
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '#' && (i == 0 || l[i-1] == ' ' || l[i-1] == '\t'):
-			return strings.TrimRight(l[:i], " \t"), l[i:]
-		}
+	c, m := config.SplitComment([]byte(l))
+	if m == nil {
+		return l, ""
 	}
-	return l, ""
+	return strings.TrimRight(string(c), " \t"), string(m)
 }
