@@ -153,11 +153,14 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	opts.SetOnConnectHandler(func(c paho.Client) {
 		s.connected.Set(1)
 		s.log.Info("connected to MQTT broker", "url", s.cfg.URL, "client_id", s.cfg.ClientID)
-		if tok := c.SubscribeMultiple(Topics(s.cfg.Site), s.handle); tok.WaitTimeout(10*time.Second) && tok.Error() != nil {
+		// No per-subscription callbacks: every message goes to the default handler (s.handle,
+		// which also takes the broker's $SYS counters), so paho matches no routes, which split
+		// the topic and every filter for each message.
+		if tok := c.SubscribeMultiple(Topics(s.cfg.Site), nil); tok.WaitTimeout(10*time.Second) && tok.Error() != nil {
 			s.log.Error("subscribing failed", "err", tok.Error())
 		}
 		for _, t := range droppedTopics {
-			c.Subscribe(t, 0, s.handleDropped)
+			c.Subscribe(t, 0, nil)
 		}
 	})
 	opts.SetConnectionLostHandler(func(_ paho.Client, err error) {
