@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"net"
 	"sync"
+	"time"
 )
 
 // bufferedConn reads through a buffer and gathers paho's small writes (a PUBACK is four
-// bytes) for a flusher goroutine, which sends everything gathered in one system call as soon
-// as it is free: alone, a write goes out at once; under load, many go out per call. A write
+// bytes) for a flusher goroutine, which sends everything gathered within gatherWindow of the
+// first in one system call. A write
 // error is returned by the next Write; Close sends what is gathered first.
 type bufferedConn struct {
 	net.Conn
@@ -23,8 +24,13 @@ type bufferedConn struct {
 	once   sync.Once
 }
 
-// writeGatherMax is how much the flusher may fall behind before Write sends itself.
-const writeGatherMax = 64 << 10
+const (
+	// writeGatherMax is how much the flusher may fall behind before Write sends itself.
+	writeGatherMax = 64 << 10
+	// gatherWindow is how long the flusher waits after the first write before sending: the
+	// broker gets the acknowledgements of a committed batch in one packet, not one by one.
+	gatherWindow = time.Millisecond
+)
 
 func newBufferedConn(c net.Conn) *bufferedConn {
 	b := &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, 64<<10), kick: make(chan struct{}, 1), closed: make(chan struct{})}
@@ -86,6 +92,7 @@ func (c *bufferedConn) flusher() {
 		case <-c.closed:
 			return
 		case <-c.kick:
+			time.Sleep(gatherWindow) // let the acknowledgements of a batch gather
 			if c.flush() != nil {
 				c.Conn.Close() // paho's reader sees the error and reconnects
 				return
