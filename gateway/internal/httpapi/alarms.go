@@ -150,21 +150,16 @@ func (s *Server) resolveAlarm(w http.ResponseWriter, r *http.Request) {
 // gets every change it missed, then live ones. Device changes follow as "device" events.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "streaming unsupported")
-		return
-	}
 	after, _ := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64)
 	if v := r.URL.Query().Get("after"); v != "" {
 		after, _ = strconv.ParseInt(v, 10, 64)
 	}
 	sub := s.alarms.Subscribe(1024) // before catching up, so nothing falls between the two
 	defer sub.Close()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	fl, ok := openEventStream(w)
+	if !ok {
+		return
+	}
 	last := after
 	send := func(c alarm.Change) error {
 		if c.Seq <= last {
@@ -198,7 +193,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	fl.Flush()
 	devSub := s.devs.Subscribe(256)
 	defer devSub.Close()
-	ping := time.NewTicker(15 * time.Second)
+	ping := time.NewTicker(streamPing)
 	defer ping.Stop()
 	for {
 		select {
@@ -227,4 +222,21 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
+}
+
+// streamPing is how often a quiet event stream sends a comment, so proxies and browsers keep it.
+const streamPing = 15 * time.Second
+
+// openEventStream starts a Server-Sent Events answer, or answers 500 if w cannot stream.
+func openEventStream(w http.ResponseWriter) (http.Flusher, bool) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "streaming unsupported")
+		return nil, false
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return fl, true
 }

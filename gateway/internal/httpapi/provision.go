@@ -178,20 +178,15 @@ func (s *Server) importDevices(w http.ResponseWriter, r *http.Request) {
 // the devices it watches after that.
 func (s *Server) deviceStream(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "streaming unsupported")
-		return
-	}
 	sub := s.devs.Subscribe(256)
 	defer sub.Close()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	fl, ok := openEventStream(w)
+	if !ok {
+		return
+	}
 	fmt.Fprintf(w, "event: ready\ndata: {}\n\n")
 	fl.Flush()
-	ping := time.NewTicker(15 * time.Second)
+	ping := time.NewTicker(streamPing)
 	defer ping.Stop()
 	for {
 		select {
