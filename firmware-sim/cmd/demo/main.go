@@ -112,6 +112,7 @@ func run() error {
 ────────────────────────────────────────────────────────────────────────
  演示已启动 / demo running
    duty console  http://127.0.0.1:8080/   log in as duty, security or admin, password demo-pass-2025
+   installer     the same address as installer: add devices (QR code, CSV), cameras (ONVIF search), checks
    grid centre   http://127.0.0.1:8480/   log in as dispatcher, wuye, inspector or demo, password demo-pass-2025
    gateway API   http://127.0.0.1:8080/api/v1/devices
                  (header  Authorization: Bearer demo-admin-token-please-change)
