@@ -9,41 +9,33 @@ import (
 
 const mib = 1 << 20
 
-// TestGovernorFollowsTheCollector walks the governor through a quiet start, a burst and the
+// TestGovernorFollowsTheLiveHeap walks the governor through a quiet site, a burst and the
 // quiet after it, on made-up runtime readings.
-func TestGovernorFollowsTheCollector(t *testing.T) {
+func TestGovernorFollowsTheLiveHeap(t *testing.T) {
 	var set []int64
-	g := &Governor{floor: 44 * mib, limit: 44 * mib, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	g := &Governor{floor: 44 * mib, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		set: func(n int64) { set = append(set, n) }}
-	cycles := uint64(0)
 	for _, tc := range []struct {
-		name        string
-		collections int
-		live        uint64
-		ticks       int
-		want        int64
+		name         string
+		live, stacks uint64
+		want         int64
 	}{
-		{"quiet at the floor stays", 0, 10 * mib, 20, 44 * mib},
-		{"one collection a second is quiet", 1, 20 * mib, 5, 44 * mib},
-		{"two a second are neither", 2, 20 * mib, 20, 44 * mib},
-		{"one busy second is not enough", 3, 40 * mib, 1, 44 * mib},
-		{"a busy collector raises it to twice the live heap and the stacks", 3, 40 * mib, 1, (80 + 20 + 16) * mib},
-		{"busy with less live keeps the higher limit", 4, 20 * mib, 2, 116 * mib},
-		{"collecting twice a second: no change", 2, 30 * mib, 12, 116 * mib},
-		{"quiet for a while: half way down", 0, 30 * mib, quietTicks, 116*mib - 36*mib - mib},
-		{"the collections the step causes are not work", 4, 30 * mib, calmTicks, 79 * mib},
-		{"quiet long: back at the floor", 0, 10 * mib, 10 * (quietTicks + calmTicks), 44 * mib},
+		{"a quiet site sits at the floor", 10 * mib, 20 * mib, 44 * mib},
+		{"a burst raises it above the live heap and the stacks", 60 * mib, 40 * mib, (90 + 40 + 8) * mib},
+		{"after the burst it comes down", 16 * mib, 23 * mib, (24 + 23 + 8) * mib},
+		{"and back to the floor", 8 * mib, 20 * mib, 44 * mib},
 	} {
-		for i := 0; i < tc.ticks; i++ {
-			cycles += uint64(tc.collections)
-			g.step(Usage{Cycles: cycles, Live: tc.live, Stacks: 20 * mib})
-		}
+		g.step(Usage{Live: tc.live, Stacks: tc.stacks})
 		if g.Limit() != tc.want {
 			t.Fatalf("%s: limit %d MiB, want %d MiB", tc.name, g.Limit()/mib, tc.want/mib)
 		}
 	}
-	if len(set) == 0 || set[len(set)-1] != 44*mib {
+	if len(set) != 4 || set[3] != 44*mib {
 		t.Fatalf("limits set: %v", set)
+	}
+	g.step(Usage{Live: 8 * mib, Stacks: 20 * mib})
+	if len(set) != 4 {
+		t.Fatalf("an unchanged limit was set again: %v", set)
 	}
 }
 
