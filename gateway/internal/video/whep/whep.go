@@ -58,6 +58,10 @@ func Dial(ctx context.Context, base, camera string, auth func(*http.Request)) (*
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetDTLSRetransmissionInterval(100 * time.Millisecond)
+	// The gateway's check often arrives before its answer is applied, so its address is first
+	// known as peer-reflexive, which pion accepts only after a second by default: joins then
+	// measured that second (connected after 1.03 s) instead of the relay.
+	se.SetPrflxAcceptanceMinWait(0)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
