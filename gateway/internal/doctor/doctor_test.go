@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/community-edge/edge/gateway/internal/testenv"
+
 	"github.com/community-edge/edge/gateway/internal/config"
 	"github.com/community-edge/edge/gateway/internal/tlscert"
 )
@@ -44,12 +46,11 @@ func result(t *testing.T, rep Report, id string) Result {
 
 func freeTCP(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return "127.0.0.1:" + strconv.Itoa(port)
 }
 
 // TestLocalChecks: each broken local setup fails (or warns) the right check with the right
