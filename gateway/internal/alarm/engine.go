@@ -209,7 +209,16 @@ func (e *Engine) raise(ctx context.Context, tx store.Tx, device, family string, 
 		a := open[0]
 		a.Count++
 		a.LastMS = atMS
-		return e.change(ctx, tx, &a, ChangeRepeated, "system", detailJSON(d.Detail), atMS, out)
+		// Only the count and time change: no indexed column is written, so a repeated press
+		// costs one row update, not the rewrite of every alarm index.
+		if err := countRepeat(ctx, tx, a); err != nil {
+			return err
+		}
+		c, err := recordChange(ctx, tx, a, ChangeRepeated, "system", detailJSON(d.Detail), atMS)
+		if err != nil {
+			return err
+		}
+		return e.told(ctx, tx, c, out)
 	}
 	t := rules.Titles[d.Type]
 	a := Alarm{Site: e.cfg.Site, DeviceID: device, Family: family, Type: d.Type, Severity: d.Severity, State: Raised,

@@ -165,9 +165,15 @@ func TestSOSLifecycleRepeatCancelAndAudit(t *testing.T) {
 	}
 	eq(t, kinds, "raised:system", "repeated:system", "cancelled:resident", "acknowledged:王值班", "resolved:王值班")
 	entries, err := audit.List(ctx, r.st.DB(), audit.Filter{Target: id})
-	if err != nil || len(entries) != 5 || entries[0].Action != "alarm.resolved" || entries[0].Actor != "王值班" {
-		t.Fatalf("audit: %v %+v", err, entries)
+	if err != nil {
+		t.Fatal(err)
 	}
+	// the repeat is on the timeline, not in the audit log of handling
+	var actions []string
+	for _, e := range entries {
+		actions = append(actions, e.Action+":"+e.Actor)
+	}
+	eq(t, actions, "alarm.resolved:王值班", "alarm.acknowledged:王值班", "alarm.cancelled:resident", "alarm.raised:system")
 }
 
 func TestEscalationOfUnacknowledgedCritical(t *testing.T) {
@@ -315,7 +321,7 @@ func TestSlowSubscriberIsCutOffNotBlocking(t *testing.T) {
 }
 
 // BenchmarkRepeatedSOS measures the engine's work inside the ingest transaction for an event
-// that adds to an open alarm: the lookup, the update, the timeline entry and its audit entry.
+// that adds to an open alarm: the lookup, the count update and the timeline entry.
 func BenchmarkRepeatedSOS(b *testing.B) {
 	r := newRig(b)
 	r.event("cb-1", "sos", drivers.EventData{Source: "wall"})

@@ -156,7 +156,18 @@ func saveAlarm(ctx context.Context, tx querier, a *Alarm) error {
 	return nil
 }
 
-// recordChange writes a timeline entry and its audit entry in tx.
+// countRepeat saves a repeat of an open alarm: its count and last time.
+func countRepeat(ctx context.Context, tx querier, a Alarm) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE alarms SET last_ms = ?, count = ? WHERE id = ?`, a.LastMS, a.Count, a.ID); err != nil {
+		return fmt.Errorf("alarm: save %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// recordChange writes a timeline entry and, for every change but a repeat, its audit entry in
+// tx. The audit log is of handling (who raised, acknowledged, resolved, escalated, cancelled);
+// a device pressing again is on the alarm's timeline and in its count, not the audit log,
+// which a busy device would otherwise flood.
 func recordChange(ctx context.Context, tx querier, a Alarm, kind, actor, detail string, atMS int64) (Change, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO alarm_changes(alarm_id, kind, at_ms, actor, detail) VALUES(?,?,?,?,?)`,
 		a.ID, kind, atMS, actor, detail)
@@ -164,6 +175,9 @@ func recordChange(ctx context.Context, tx querier, a Alarm, kind, actor, detail 
 		return Change{}, fmt.Errorf("alarm: record change: %w", err)
 	}
 	seq, _ := res.LastInsertId()
+	if kind == ChangeRepeated {
+		return Change{Seq: seq, Kind: kind, AtMS: atMS, Actor: actor, Detail: detail, Alarm: a}, nil
+	}
 	if err := audit.Record(ctx, tx, audit.Entry{AtMS: atMS, Actor: actor, Action: "alarm." + kind, Target: a.ID,
 		Detail: strings.TrimSpace(a.DeviceID + " " + a.Type + " " + detail)}); err != nil {
 		return Change{}, err
