@@ -14,6 +14,7 @@ type Metrics struct {
 	decode         prometheus.Histogram
 	stored         prometheus.Counter
 	duplicates     prometheus.Counter
+	acknowledged   prometheus.Counter
 	commitSeconds  prometheus.Histogram
 	batchSize      prometheus.Histogram
 	commitErrors   prometheus.Counter
@@ -35,6 +36,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Events durably stored (duplicates excluded)."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_events_duplicate_total",
 			Help: "Events recognised as duplicates (QoS 1 redelivery or repeated id) and stored once."}),
+		acknowledged: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_events_acknowledged_total",
+			Help: "Device events acknowledged to the broker, each once the transaction holding it committed (duplicates included)."}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_store_commit_seconds",
 			Help: "Time to store one batch, fsync included.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12)}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_store_batch_events",
@@ -50,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range append(drivers.Reasons(), ReasonACLDenied, ReasonAuthFailed) {
 		m.rejectedBy[r] = m.rejectedVec.WithLabelValues(string(r))
 	}
-	reg.MustRegister(msgs, m.rejectedVec, m.decode, m.stored, m.duplicates, m.commitSeconds, m.batchSize, m.commitErrors, m.queueFullWaits)
+	reg.MustRegister(msgs, m.rejectedVec, m.decode, m.stored, m.duplicates, m.acknowledged, m.commitSeconds, m.batchSize, m.commitErrors, m.queueFullWaits)
 	return m
 }
 

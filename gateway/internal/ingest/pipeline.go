@@ -309,6 +309,9 @@ func (p *Pipeline) writeLoop() error {
 		}
 		for i := range batch {
 			if it := &batch[i]; it.ack != nil {
+				if it.msg.Kind == drivers.KindEvent {
+					p.m.acknowledged.Inc() // counted first: whoever sees the ack sees the count
+				}
 				it.ack()
 			}
 		}

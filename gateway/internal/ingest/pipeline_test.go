@@ -78,6 +78,10 @@ func TestEventsStoredOnceAckedAfterCommitAndDrainedOnClose(t *testing.T) {
 	if d := counter(p.m.duplicates); d != 2 {
 		t.Fatalf("duplicates counted %v, want 2", d)
 	}
+	// every device event is acknowledged once, duplicates too (the gateway's own online event is not a message)
+	if a := counter(p.m.acknowledged); a != 5 {
+		t.Fatalf("acknowledged counted %v, want 5", a)
+	}
 	// the device came online with its first event
 	if n, _ := st.CountEvents(context.Background(), "cb-0", ""); n != 4 {
 		t.Fatalf("want 3 events and 1 device_online, got %d rows", n)
