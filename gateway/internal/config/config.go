@@ -222,7 +222,7 @@ func Default() *Config {
 			},
 			External: ExternalBroker{KeepAlive: 30 * time.Second},
 		},
-		Ingest:   Ingest{MaxPayloadBytes: 64 << 10, BatchMax: 1024, QueueMax: 8192, StatusFlush: 10 * time.Second},
+		Ingest:   Ingest{MaxPayloadBytes: 64 << 10, BatchMax: 4096, QueueMax: 8192, StatusFlush: 10 * time.Second},
 		HTTP:     HTTP{Listen: ":8080"},
 		Security: Security{SessionLifetime: 12 * time.Hour, SessionIdle: 2 * time.Hour},
 		Influx:   defaultInflux(),

@@ -288,6 +288,13 @@ func (p *Pipeline) take(buf []item) ([]item, bool) {
 }
 
 func (p *Pipeline) writeLoop() error {
+	// not Run's context: after it ends the writer still stores what is queued
+	conn, err := p.st.Writer(context.Background())
+	if err != nil {
+		p.Close()
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer conn.Close()
 	var batch []item
 	var stored []*Stored
 	for {
@@ -298,7 +305,7 @@ func (p *Pipeline) writeLoop() error {
 		}
 		for attempt := 0; ; attempt++ {
 			var err error
-			stored, err = p.commit(batch, stored[:0])
+			stored, err = p.commit(conn, batch, stored[:0])
 			if err == nil {
 				break
 			}
@@ -325,10 +332,10 @@ func (p *Pipeline) writeLoop() error {
 }
 
 // commit stores one batch in one transaction. Memory is changed only after the commit.
-func (p *Pipeline) commit(batch []item, stored []*Stored) ([]*Stored, error) {
+func (p *Pipeline) commit(conn *sql.Conn, batch []item, stored []*Stored) ([]*Stored, error) {
 	ctx := context.Background()
 	start := time.Now()
-	tx, err := p.st.DB().BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return stored, fmt.Errorf("ingest: begin: %w", err)
 	}

@@ -68,6 +68,28 @@ func (s *Store) Checkpoints(ctx context.Context, every time.Duration) error {
 	}
 }
 
+// writerCacheKiB is the page cache of the ingest writer's connection. Each device's newest
+// entries sit on their own index pages, so a batch from 1,000 devices touches thousands of
+// pages; with SQLite's default 2 MiB the writer re-read them from the file and spilled dirty
+// ones to the log mid-transaction (a quarter of its time end to end). The cache grows only
+// as pages are used.
+const writerCacheKiB = 8192
+
+// Writer returns a connection reserved for one long-lived writer (the ingest pipeline), with
+// a page cache sized for it. Its transactions use the same prepared statements as the rest
+// (Cached). Close it when the writer stops.
+func (s *Store) Writer(ctx context.Context) (*sql.Conn, error) {
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: writer connection: %w", err)
+	}
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB)); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("store: writer connection: %w", err)
+	}
+	return c, nil
+}
+
 // DB is the underlying handle, for packages that keep their own tables in this database.
 func (s *Store) DB() *sql.DB { return s.db }
 
