@@ -201,19 +201,11 @@ func (e *Engine) apply(ctx context.Context, tx store.Tx, device, family string, 
 const OutcomeRestored = "restored"
 
 func (e *Engine) raise(ctx context.Context, tx store.Tx, device, family string, d rules.Decision, atMS int64, out *[]Change) error {
-	open, err := queryAlarms(ctx, tx, `WHERE device_id = ? AND type = ? AND state != 'resolved' LIMIT 1`, device, d.Type)
+	a, repeated, err := countRepeat(ctx, tx, device, d.Type, atMS)
 	if err != nil {
 		return err
 	}
-	if len(open) == 1 {
-		a := open[0]
-		a.Count++
-		a.LastMS = atMS
-		// Only the count and time change: no indexed column is written, so a repeated press
-		// costs one row update, not the rewrite of every alarm index.
-		if err := countRepeat(ctx, tx, a); err != nil {
-			return err
-		}
+	if repeated {
 		c, err := recordChange(ctx, tx, a, ChangeRepeated, "system", detailJSON(d.Detail), atMS)
 		if err != nil {
 			return err
@@ -221,7 +213,7 @@ func (e *Engine) raise(ctx context.Context, tx store.Tx, device, family string, 
 		return e.told(ctx, tx, c, out)
 	}
 	t := rules.Titles[d.Type]
-	a := Alarm{Site: e.cfg.Site, DeviceID: device, Family: family, Type: d.Type, Severity: d.Severity, State: Raised,
+	a = Alarm{Site: e.cfg.Site, DeviceID: device, Family: family, Type: d.Type, Severity: d.Severity, State: Raised,
 		TitleZH: t.ZH, TitleEN: t.EN, Condition: d.Condition, Detail: detailJSON(d.Detail), RaisedMS: atMS, LastMS: atMS}
 	if err := insertAlarm(ctx, tx, &a); err != nil {
 		return err
