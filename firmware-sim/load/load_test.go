@@ -98,3 +98,19 @@ func BenchmarkLoad(b *testing.B) {
 		})
 	}
 }
+
+func TestPaceFollowsTheRate(t *testing.T) {
+	for _, tc := range []struct {
+		rate float64
+		want time.Duration
+	}{
+		{0, minPace},                       // as fast as acknowledged
+		{1000, minPace},                    // due every 1 ms: wake every 5 ms and send what is owed
+		{11.5, 86956521 * time.Nanosecond}, // once per message due
+		{1, maxPace},                       // still wakes every 100 ms
+	} {
+		if got := pace(tc.rate); got != tc.want {
+			t.Errorf("pace(%v) = %v, want %v", tc.rate, got, tc.want)
+		}
+	}
+}
