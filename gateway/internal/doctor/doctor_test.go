@@ -272,6 +272,18 @@ func silentServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var conns []net.Conn
+	t.Cleanup(func() { // registered first, so it runs after serve's: no connection comes later
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	serve(t, ln, func(c net.Conn) { conns = append(conns, c) })
+	return ln.Addr().String()
+}
+
+// serve hands each connection ln accepts to handle, one at a time, until the test ends.
+func serve(t *testing.T, ln net.Listener, handle func(net.Conn)) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -280,17 +292,10 @@ func silentServer(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			conns = append(conns, c)
+			handle(c)
 		}
 	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
+	t.Cleanup(func() { ln.Close(); <-done })
 }
 
 // TestChecksBoundedByTimeout: a broker and an InfluxDB that accept connections but never
@@ -359,24 +364,15 @@ func tlsBroker(t *testing.T, code byte) (addr, certFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			buf := make([]byte, 512)
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			if n, err := c.Read(buf); err == nil && n > 0 && buf[0] == 0x10 {
-				c.Write([]byte{0x20, 0x02, 0x00, code})
-				c.Read(buf) // DISCONNECT or close
-			}
-			c.Close()
+	serve(t, ln, func(c net.Conn) {
+		buf := make([]byte, 512)
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(buf); err == nil && n > 0 && buf[0] == 0x10 {
+			c.Write([]byte{0x20, 0x02, 0x00, code})
+			c.Read(buf) // DISCONNECT or close
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
+		c.Close()
+	})
 	return ln.Addr().String(), cert.CertFile
 }
 
