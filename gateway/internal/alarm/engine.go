@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,9 +43,11 @@ type Engine struct {
 	outbox    Outbox
 	listeners []func([]Change)
 
-	// pending holds the changes of the ingest transaction being written; it is only touched
-	// from the ingest writer (ApplyTx, then Committed).
+	// pending holds the changes of the ingest transaction being written, open its open alarms;
+	// they are only touched from the ingest writer (ApplyTx, then Committed).
 	pending []Change
+	open    openAlarms
+	known   knownAlarms
 
 	mu        sync.Mutex
 	memTimers map[string]*memTimer // telemetry thresholds, by timer key
@@ -85,6 +88,7 @@ func (e *Engine) AddListener(f func([]Change)) { e.listeners = append(e.listener
 // the alarms they raise or change in the same transaction.
 func (e *Engine) ApplyTx(ctx context.Context, rawTx *sql.Tx, evs []*ingest.Stored) error {
 	e.pending = e.pending[:0]
+	e.open.reset(&e.known)
 	tx := e.st.Cached(rawTx)
 	for _, ev := range evs {
 		in := rules.Event{Device: ev.DeviceID, Family: drivers.Family(ev.Family), Type: ev.Type, TSMS: ev.TSMS,
@@ -93,16 +97,17 @@ func (e *Engine) ApplyTx(ctx context.Context, rawTx *sql.Tx, evs []*ingest.Store
 			in.Resident = e.resident(ev.Data.Resident)
 		}
 		ds := rules.OnEvent(e.cfg.Rules, in)
-		if err := e.apply(ctx, tx, ev.DeviceID, ev.Family, ds, ev.ReceivedMS, &e.pending); err != nil {
+		if err := e.apply(ctx, tx, &e.open, ev.DeviceID, ev.Family, ds, ev.ReceivedMS, &e.pending); err != nil {
 			return err
 		}
 	}
-	return nil
+	return e.open.flush(ctx, tx)
 }
 
 // Committed is the ingest listener: the transaction ApplyTx wrote into is on disk, so its
 // changes are announced.
 func (e *Engine) Committed([]*ingest.Stored) {
+	e.known.learn(&e.open)
 	if len(e.pending) > 0 {
 		e.publish(e.pending)
 		e.pending = nil
@@ -148,39 +153,44 @@ func (e *Engine) resident(ref string) rules.ResidentInfo {
 }
 
 // apply carries out decisions for one device inside tx, appending the changes to out.
-func (e *Engine) apply(ctx context.Context, tx store.Tx, device, family string, ds []rules.Decision, atMS int64, out *[]Change) error {
+func (e *Engine) apply(ctx context.Context, tx store.Tx, open *openAlarms, device, family string, ds []rules.Decision, atMS int64, out *[]Change) error {
 	for _, d := range ds {
 		switch d.Op {
 		case rules.OpRaise:
-			if err := e.raise(ctx, tx, device, family, d, atMS, out); err != nil {
+			if err := e.raise(ctx, tx, open, device, family, d, atMS, out); err != nil {
 				return err
 			}
 		case rules.OpClear:
-			open, err := queryAlarms(ctx, tx, `WHERE device_id = ? AND condition = ? AND state != 'resolved'`, device, d.Condition)
+			xs, err := open.device(ctx, tx, device)
 			if err != nil {
 				return err
 			}
-			for _, a := range open {
+			for _, x := range slices.Clone(xs) {
+				if x.a.Condition != d.Condition {
+					continue
+				}
+				a := x.a
 				a.State, a.AutoCleared, a.ResolvedBy, a.ResolvedMS, a.Outcome, a.LastMS = Resolved, true, "system", atMS, OutcomeRestored, atMS
 				if err := e.change(ctx, tx, &a, ChangeCleared, "system", "", atMS, out); err != nil {
 					return err
 				}
+				open.saved(x, a)
 			}
 		case rules.OpCancel:
-			ph := strings.TrimSuffix(strings.Repeat("?,", len(d.Types)), ",")
-			args := []any{device}
-			for _, t := range d.Types {
-				args = append(args, t)
-			}
-			open, err := queryAlarms(ctx, tx, `WHERE device_id = ? AND type IN (`+ph+`) AND state != 'resolved' AND cancelled_ms = 0`, args...)
+			xs, err := open.device(ctx, tx, device)
 			if err != nil {
 				return err
 			}
-			for _, a := range open {
+			for _, x := range xs {
+				if !slices.Contains(d.Types, x.a.Type) || x.a.CancelledMS != 0 {
+					continue
+				}
+				a := x.a
 				a.CancelledMS, a.LastMS = atMS, atMS
 				if err := e.change(ctx, tx, &a, ChangeCancelled, "resident", "居民按下取消 / resident pressed cancel", atMS, out); err != nil {
 					return err
 				}
+				open.saved(x, a)
 			}
 		case rules.OpTimer:
 			_, err := tx.ExecContext(ctx, `INSERT INTO alarm_timers(key, device_id, type, severity, condition, detail, at_ms)
@@ -200,24 +210,25 @@ func (e *Engine) apply(ctx context.Context, tx store.Tx, device, family string, 
 // OutcomeRestored is the outcome of an alarm a restoral event cleared.
 const OutcomeRestored = "restored"
 
-func (e *Engine) raise(ctx context.Context, tx store.Tx, device, family string, d rules.Decision, atMS int64, out *[]Change) error {
-	a, repeated, err := countRepeat(ctx, tx, device, d.Type, atMS)
+func (e *Engine) raise(ctx context.Context, tx store.Tx, open *openAlarms, device, family string, d rules.Decision, atMS int64, out *[]Change) error {
+	x, err := open.find(ctx, tx, device, d.Type)
 	if err != nil {
 		return err
 	}
-	if repeated {
-		c, err := recordChange(ctx, tx, a, ChangeRepeated, "system", detailJSON(d.Detail), atMS)
+	if x != nil {
+		c, err := recordChange(ctx, tx, open.repeat(x, atMS), ChangeRepeated, "system", detailJSON(d.Detail), atMS)
 		if err != nil {
 			return err
 		}
 		return e.told(ctx, tx, c, out)
 	}
 	t := rules.Titles[d.Type]
-	a = Alarm{Site: e.cfg.Site, DeviceID: device, Family: family, Type: d.Type, Severity: d.Severity, State: Raised,
+	a := Alarm{Site: e.cfg.Site, DeviceID: device, Family: family, Type: d.Type, Severity: d.Severity, State: Raised,
 		TitleZH: t.ZH, TitleEN: t.EN, Condition: d.Condition, Detail: detailJSON(d.Detail), RaisedMS: atMS, LastMS: atMS}
 	if err := insertAlarm(ctx, tx, &a); err != nil {
 		return err
 	}
+	open.add(a)
 	c, err := recordChange(ctx, tx, a, ChangeRaised, "system", a.Detail, atMS)
 	if err != nil {
 		return err
@@ -259,6 +270,9 @@ func (e *Engine) inTx(ctx context.Context, f func(tx store.Tx, out *[]Change) er
 	if err := f(tx, &out); err != nil {
 		return err
 	}
+	if len(out) > 0 {
+		e.known.invalidate() // before the commit: an ingest transaction may follow at once
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("alarm: commit: %w", err)
 	}
@@ -275,14 +289,18 @@ const GatewayDevice = "gateway"
 func (e *Engine) RaiseLocal(ctx context.Context, typ string, sev rules.Severity, condition string, detail map[string]any) error {
 	return e.inTx(ctx, func(tx store.Tx, out *[]Change) error {
 		d := rules.Decision{Op: rules.OpRaise, Type: typ, Severity: sev, Condition: condition, Detail: detail}
-		return e.raise(ctx, tx, GatewayDevice, "gateway", d, e.now().UnixMilli(), out)
+		var open openAlarms
+		if err := e.raise(ctx, tx, &open, GatewayDevice, "gateway", d, e.now().UnixMilli(), out); err != nil {
+			return err
+		}
+		return open.flush(ctx, tx)
 	})
 }
 
 // ClearLocal closes the gateway's own open alarms of condition, as a restoral does.
 func (e *Engine) ClearLocal(ctx context.Context, condition string) error {
 	return e.inTx(ctx, func(tx store.Tx, out *[]Change) error {
-		return e.apply(ctx, tx, GatewayDevice, "gateway", []rules.Decision{{Op: rules.OpClear, Condition: condition}}, e.now().UnixMilli(), out)
+		return e.apply(ctx, tx, &openAlarms{}, GatewayDevice, "gateway", []rules.Decision{{Op: rules.OpClear, Condition: condition}}, e.now().UnixMilli(), out)
 	})
 }
 
@@ -483,6 +501,7 @@ func (e *Engine) Check(ctx context.Context) error {
 		return nil // nothing to write: no transaction, no fsync
 	}
 	return e.inTx(ctx, func(tx store.Tx, out *[]Change) error {
+		var open openAlarms
 		// persisted timers (door left open, parcel uncollected)
 		rows, err := tx.QueryContext(ctx, `SELECT key, device_id, type, severity, condition, detail FROM alarm_timers WHERE at_ms <= ?`, now)
 		if err != nil {
@@ -513,7 +532,7 @@ func (e *Engine) Check(ctx context.Context) error {
 					return fmt.Errorf("alarm: timer %s detail: %w", d.key, err)
 				}
 			}
-			if err := e.raise(ctx, tx, d.device, fam, dec, now, out); err != nil {
+			if err := e.raise(ctx, tx, &open, d.device, fam, dec, now, out); err != nil {
 				return err
 			}
 		}
@@ -530,11 +549,14 @@ func (e *Engine) Check(ctx context.Context) error {
 		for _, mt := range fire {
 			dec := mt.d
 			dec.Op = rules.OpRaise
-			if err := e.raise(ctx, tx, mt.device, string(mt.family), dec, now, out); err != nil {
+			if err := e.raise(ctx, tx, &open, mt.device, string(mt.family), dec, now, out); err != nil {
 				return err
 			}
 		}
 		// escalation of critical alarms nobody acknowledged
+		if err := open.flush(ctx, tx); err != nil {
+			return err
+		}
 		over, err := queryAlarms(ctx, tx, `WHERE state = 'raised' AND severity = 'critical' AND escalated = 0 AND raised_ms <= ?`,
 			now-e.cfg.Rules.EscalateAfter.Milliseconds())
 		if err != nil {

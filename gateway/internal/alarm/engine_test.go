@@ -2,9 +2,11 @@ package alarm
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -331,5 +333,166 @@ func BenchmarkRepeatedSOS(b *testing.B) {
 		if i%100 == 0 {
 			r.changes()
 		}
+	}
+}
+
+// batch stores events through the ingest hook in one transaction, as the ingest writer does
+// with a batch, each a millisecond after the last.
+func (r *rig) batch(evs ...testEvent) {
+	r.t.Helper()
+	var stored []*ingest.Stored
+	for _, e := range evs {
+		d, _ := r.devs.Lookup(e.dev)
+		r.seq++
+		r.now = r.now.Add(time.Millisecond)
+		stored = append(stored, &ingest.Stored{Event: store.Event{DeviceID: e.dev, EventID: fmt.Sprintf("e%d", r.seq), Family: string(d.Family),
+			Type: e.typ, TSMS: r.now.UnixMilli(), ReceivedMS: r.now.UnixMilli()}, Data: e.data, Device: d})
+	}
+	ctx := context.Background()
+	tx, err := r.st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.e.ApplyTx(ctx, tx, stored); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.e.Committed(nil)
+}
+
+type testEvent struct {
+	dev, typ string
+	data     drivers.EventData
+}
+
+// TestBatchCountsRepeatsAsOneByOne: alarms raised, repeated, cancelled and cleared in memory
+// within one ingest transaction, or over transactions that know the open alarms from the ones
+// before, leave the same alarms, timelines and announcements as the same events stored one
+// transaction each with every alarm read from the database.
+func TestBatchCountsRepeatsAsOneByOne(t *testing.T) {
+	evs := []testEvent{
+		{"cb-1", "sos", drivers.EventData{Source: "pendant"}},
+		{"cb-1", "sos", drivers.EventData{Source: "wall"}},
+		{"cb-2", "low_battery", drivers.EventData{}},
+		{"cb-1", "sos", drivers.EventData{Source: "pendant"}},
+		{"cb-1", "fall", drivers.EventData{}},
+		{"cb-1", "cancel", drivers.EventData{}},
+		{"cb-1", "sos", drivers.EventData{Source: "wall"}},
+		{"cb-1", "cancel", drivers.EventData{}},
+		{"cb-1", "fall", drivers.EventData{}},
+		{"lk-1", "power_lost", drivers.EventData{}},
+		{"lk-1", "power_lost", drivers.EventData{}},
+		{"lk-1", "power_restored", drivers.EventData{}},
+		{"lk-1", "power_lost", drivers.EventData{}},
+		{"cb-2", "low_battery", drivers.EventData{}},
+		{"lk-1", "power_lost", drivers.EventData{}},
+	}
+	read, one, all := newRig(t), newRig(t), newRig(t)
+	for _, e := range evs {
+		read.e.known.invalidate()
+		read.batch(e)
+		one.batch(e)
+	}
+	all.batch(evs...)
+
+	type seen struct {
+		Kind  string
+		AtMS  int64
+		Alarm Alarm
+	}
+	announced := func(r *rig) []seen {
+		var out []seen
+		for {
+			select {
+			case c := <-r.sub.C:
+				out = append(out, seen{c.Kind, c.AtMS, c.Alarm})
+			default:
+				return out
+			}
+		}
+	}
+	stored := func(r *rig) (as []Alarm, tls [][]string) {
+		as, err := r.e.List(context.Background(), Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range as {
+			_, tl, err := r.e.Get(context.Background(), a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, c := range tl {
+				kinds = append(kinds, fmt.Sprintf("%s@%d", c.Kind, c.AtMS))
+			}
+			tls = append(tls, kinds)
+		}
+		return as, tls
+	}
+	readAs, readTL := stored(read)
+	readAnn := announced(read)
+	for name, r := range map[string]*rig{"one by one": one, "one batch": all} {
+		as, tl := stored(r)
+		if !reflect.DeepEqual(as, readAs) {
+			t.Fatalf("%s: alarms differ:\n%+v\nread from the database each time:\n%+v", name, as, readAs)
+		}
+		if !reflect.DeepEqual(tl, readTL) {
+			t.Fatalf("%s: timelines differ:\n%v\nread from the database each time:\n%v", name, tl, readTL)
+		}
+		if ann := announced(r); !reflect.DeepEqual(ann, readAnn) {
+			t.Fatalf("%s: announcements differ:\n%+v\nread from the database each time:\n%+v", name, ann, readAnn)
+		}
+	}
+	allAs := readAs
+	// and what they are: the sos counted 4 presses, the second power loss 2 after the restoral
+	counts := map[string]int{}
+	for _, a := range allAs {
+		counts[fmt.Sprintf("%s/%s/%s", a.DeviceID, a.Type, a.State)] = a.Count
+	}
+	want := map[string]int{"cb-1/sos/raised": 4, "cb-1/fall/raised": 2, "cb-2/low_battery/raised": 2,
+		"lk-1/power_lost/resolved": 2, "lk-1/power_lost/raised": 2}
+	if !reflect.DeepEqual(counts, want) {
+		t.Fatalf("alarm counts %v, want %v", counts, want)
+	}
+}
+
+// TestRepeatsAfterHandling: the open alarms the ingest writer knows from earlier batches follow
+// what the duty staff do between them. A press after an acknowledgement is announced with the
+// alarm acknowledged, and a press after a resolution raises a new alarm.
+func TestRepeatsAfterHandling(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	sos := testEvent{"cb-1", "sos", drivers.EventData{Source: "pendant"}}
+	r.batch(sos)
+	r.batch(sos) // known from now on
+	id := r.open("cb-1")[0].ID
+	if _, err := r.e.Acknowledge(ctx, id, "王值班"); err != nil {
+		t.Fatal(err)
+	}
+	r.changes()
+	r.batch(sos)
+	c := <-r.sub.C
+	if c.Kind != ChangeRepeated || c.Alarm.State != Acknowledged || c.Alarm.AckBy != "王值班" || c.Alarm.Count != 3 {
+		t.Fatalf("press after the acknowledgement announced %s, alarm %s by %q count %d", c.Kind, c.Alarm.State, c.Alarm.AckBy, c.Alarm.Count)
+	}
+	r.batch(sos)
+	if _, err := r.e.Resolve(ctx, id, "王值班", "phoned", ""); err != nil {
+		t.Fatal(err)
+	}
+	r.changes()
+	r.batch(sos, sos)
+	eq(t, r.changes(), "raised sos", "repeated sos")
+	open := r.open("cb-1")
+	if len(open) != 1 || open[0].ID == id || open[0].Count != 2 {
+		t.Fatalf("open alarms after the resolution and two presses: %+v", open)
+	}
+	a, _, err := r.e.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.State != Resolved || a.Count != 4 {
+		t.Fatalf("resolved alarm is %s with count %d, want resolved with 4", a.State, a.Count)
 	}
 }

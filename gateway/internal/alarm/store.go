@@ -156,26 +156,6 @@ func saveAlarm(ctx context.Context, tx querier, a *Alarm) error {
 	return nil
 }
 
-// countRepeat adds a repeat to the device's open alarm of this type, if there is one, and
-// returns it as updated. One statement finds it through the open-alarm index and writes only
-// its count and last time: no indexed column changes, so no index is rewritten.
-func countRepeat(ctx context.Context, q querier, device, typ string, atMS int64) (Alarm, bool, error) {
-	rows, err := q.QueryContext(ctx, `UPDATE alarms SET count = count + 1, last_ms = ?
-		WHERE device_id = ? AND type = ? AND state != 'resolved' RETURNING `+alarmCols, atMS, device, typ)
-	if err != nil {
-		return Alarm{}, false, fmt.Errorf("alarm: repeat: %w", err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return Alarm{}, false, rows.Err()
-	}
-	a, err := scanAlarm(rows)
-	if err != nil {
-		return Alarm{}, false, fmt.Errorf("alarm: repeat: %w", err)
-	}
-	return a, true, nil
-}
-
 // recordChange writes a timeline entry and, for every change but a repeat, its audit entry in
 // tx. The audit log is of handling (who raised, acknowledged, resolved, escalated, cancelled);
 // a device pressing again is on the alarm's timeline and in its count, not the audit log,
