@@ -37,7 +37,7 @@ func InsertEvent(ctx context.Context, tx Tx, e *Event) (dup bool, err error) {
 // DeviceEvents returns a device's latest events, newest first.
 func (s *Store) DeviceEvents(ctx context.Context, deviceID string, limit int) ([]Event, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT seq, device_id, event_id, family, type, ts_ms, received_ms, data
-		FROM events WHERE device_id = ? ORDER BY seq DESC LIMIT ?`, deviceID, limit)
+		FROM events WHERE seq IN (SELECT seq FROM events WHERE device_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq DESC`, deviceID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: device events: %w", err)
 	}
