@@ -51,6 +51,7 @@ type Engine struct {
 
 	mu        sync.Mutex
 	memTimers map[string]*memTimer // telemetry thresholds, by timer key
+	timing    map[string]int       // how many of memTimers each device has
 	hub       fanout.Hub[Change]
 }
 
@@ -68,7 +69,7 @@ func New(cfg Config, st *store.Store, devs *devices.Registry, log *slog.Logger) 
 		cfg.Tick = 250 * time.Millisecond
 	}
 	return &Engine{cfg: cfg, st: st, devs: devs, log: log, now: time.Now,
-		memTimers: map[string]*memTimer{}}
+		memTimers: map[string]*memTimer{}, timing: map[string]int{}}
 }
 
 // SetClock replaces the clock, for tests.
@@ -123,14 +124,17 @@ func (e *Engine) Telemetry(dev *devices.Device, t *drivers.Telemetry, nowMS int6
 	defer e.mu.Unlock()
 	for _, m := range t.Metrics {
 		for _, d := range rules.OnReading(e.cfg.Rules, rules.Reading{Device: dev.ID, Family: dev.Family, Port: t.Port,
-			Metric: m.Name, Value: m.Value, AtMS: nowMS}) {
-			switch d.Op {
-			case rules.OpTimer:
-				if _, running := e.memTimers[d.Key]; !running {
-					e.memTimers[d.Key] = &memTimer{d: d, device: dev.ID, family: dev.Family}
-				}
-			case rules.OpStopTimer:
+			Metric: m.Name, Value: m.Value, AtMS: nowMS, Timing: e.timing[dev.ID] > 0}) {
+			_, running := e.memTimers[d.Key]
+			switch {
+			case d.Op == rules.OpTimer && !running:
+				e.memTimers[d.Key] = &memTimer{d: d, device: dev.ID, family: dev.Family}
+				e.timing[dev.ID]++
+			case d.Op == rules.OpStopTimer && running:
 				delete(e.memTimers, d.Key)
+				if e.timing[dev.ID]--; e.timing[dev.ID] == 0 {
+					delete(e.timing, dev.ID)
+				}
 			}
 		}
 	}

@@ -276,6 +276,9 @@ type Reading struct {
 	Metric string
 	Value  float64
 	AtMS   int64
+	// Timing says whether one of the device's threshold timers is running. Below its limit
+	// with none running there is nothing to stop: no decision, nothing built (most readings).
+	Timing bool
 }
 
 // threshold is a telemetry rule: Metric above a limit for a while raises Type.
@@ -303,6 +306,9 @@ func OnReading(cfg Config, r Reading) []Decision {
 			continue
 		}
 		limit, hold := t.limit(ch)
+		if r.Value <= limit && !r.Timing {
+			return nil
+		}
 		what := "thr:" + r.Metric
 		detail := map[string]any{r.Metric: r.Value, "limit": limit}
 		if r.Port != nil {

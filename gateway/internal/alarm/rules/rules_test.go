@@ -89,7 +89,8 @@ func TestOnReading(t *testing.T) {
 		key  string
 	}{
 		{"temp over 70 starts 30 s timer", Reading{Device: "ch", Family: drivers.Charger, Port: iptr(2), Metric: "temp_c", Value: 71, AtMS: 1000}, OpTimer, TypeTempHigh, 31000, "ch|thr:temp_c:2"},
-		{"temp at 70 is fine", Reading{Device: "ch", Family: drivers.Charger, Port: iptr(2), Metric: "temp_c", Value: 70, AtMS: 1000}, OpStopTimer, "", 0, "ch|thr:temp_c:2"},
+		{"temp at 70 is fine", Reading{Device: "ch", Family: drivers.Charger, Port: iptr(2), Metric: "temp_c", Value: 70, AtMS: 1000, Timing: true}, OpStopTimer, "", 0, "ch|thr:temp_c:2"},
+		{"temp at 70 with no timer running: nothing to stop", Reading{Device: "ch", Family: drivers.Charger, Port: iptr(2), Metric: "temp_c", Value: 70, AtMS: 1000}, 0, "", 0, ""},
 		{"per-device limit", Reading{Device: "ch-cool", Family: drivers.Charger, Port: iptr(1), Metric: "temp_c", Value: 60, AtMS: 0}, OpTimer, TypeTempHigh, 30000, "ch-cool|thr:temp_c:1"},
 		{"power over rating", Reading{Device: "ch", Family: drivers.Charger, Port: iptr(1), Metric: "power_w", Value: 7400, AtMS: 0}, OpTimer, TypeOverPower, 10000, "ch|thr:power_w:1"},
 		{"voltage has no rule", Reading{Device: "ch", Family: drivers.Charger, Metric: "voltage_v", Value: 400}, 0, "", 0, ""},
