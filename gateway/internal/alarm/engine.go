@@ -43,8 +43,10 @@ type Engine struct {
 	outbox    Outbox
 	listeners []func([]Change)
 
-	// pending holds the changes of the ingest transaction being written, open its open alarms;
-	// they are only touched from the ingest writer (ApplyTx, then Committed).
+	// pending holds the changes of the ingest transaction being written and open the open
+	// alarms it has read; both are only touched from the ingest writer (ApplyTx, then
+	// Committed). known is what committed ingest transactions left known (it has its own lock:
+	// every other transaction that changes alarms empties it).
 	pending []Change
 	open    openAlarms
 	known   knownAlarms
