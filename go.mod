@@ -21,7 +21,6 @@ require (
 	golang.org/x/sys v0.49.0
 	gopkg.in/yaml.v3 v3.0.1
 	modernc.org/sqlite v1.61.1
-	rsc.io/qr v0.2.0
 )
 
 require (

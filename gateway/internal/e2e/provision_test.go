@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
-	"image/png"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,26 +11,18 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/makiuchi-d/gozxing"
-	gzqr "github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/community-edge/edge/gateway/internal/testenv"
 )
 
-// scanPNG finds and decodes the QR code in a picture of the screen.
+// scanPNG reads the QR code in a picture of the screen.
 func scanPNG(t *testing.T, pic []byte) string {
 	t.Helper()
-	img, err := png.Decode(bytes.NewReader(pic))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := gzqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	text, err := testenv.ScanQR(pic)
 	if err != nil {
 		t.Fatalf("scanning the QR code on the page: %v", err)
 	}
-	return res.GetText()
+	return text
 }
 
 // TestConsoleInstallerProvisionsCallButton is the installer's visit: log in; a CSV with a
