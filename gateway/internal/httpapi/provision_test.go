@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"image/png"
 	"io"
 	"net/http"
 	"os"
@@ -18,9 +17,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/makiuchi-d/gozxing"
-	gzqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/community-edge/edge/gateway/internal/audit"
 	"github.com/community-edge/edge/gateway/internal/config"
@@ -392,21 +388,13 @@ func TestProvisioningQRCodesAreFound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		img, err := png.Decode(bytes.NewReader(pic))
-		if err != nil {
-			t.Fatal(err)
-		}
-		bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := gzqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+		got, err := testenv.FindQR(pic)
 		switch {
 		case err != nil:
 			missed++
 			t.Logf("device %d: not found: %v", i, err)
-		case res.GetText() != want:
-			t.Fatalf("device %d: read %q, want %q", i, res.GetText(), want)
+		case got != want:
+			t.Fatalf("device %d: read %q, want %q", i, got, want)
 		}
 	}
 	if missed > 1 {
