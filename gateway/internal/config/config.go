@@ -157,7 +157,7 @@ type UplinkCloud struct {
 type UplinkWebhook struct {
 	URL          string            `yaml:"url"`
 	Headers      map[string]string `yaml:"headers"`
-	BodyTemplate string            `yaml:"body_template"` // Go template over the alert; default: the alert as JSON
+	BodyTemplate string            `yaml:"body_template"` // JSON with {{json .Field}} / {{.Field}} placeholders; default: the alert as JSON
 	CaseIDField  string            `yaml:"case_id_field"` // field of the JSON answer holding the case id
 }
 

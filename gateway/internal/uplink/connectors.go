@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/community-edge/edge/cloud/api"
@@ -55,7 +54,7 @@ func (c *Cloud) Updates(ctx context.Context, after int64) (api.Updates, error) {
 type Webhook struct {
 	url     string
 	headers map[string]string
-	body    *template.Template
+	body    *bodyTemplate
 	caseKey string // JSON field of the answer holding the case id, if any
 	http    *http.Client
 }
@@ -63,15 +62,13 @@ type Webhook struct {
 // DefaultWebhookBody is the body template when none is configured: the whole alert as JSON.
 const DefaultWebhookBody = `{{json .}}`
 
-// NewWebhook makes a webhook connector. The body template sees the api.Alert and the function
-// json (JSON-encodes a value, e.g. {{json .Resident.Name}}); it must produce valid JSON.
-func NewWebhook(url string, headers map[string]string, bodyTemplate, caseIDField string) (*Webhook, error) {
-	if bodyTemplate == "" {
-		bodyTemplate = DefaultWebhookBody
+// NewWebhook makes a webhook connector. The body template is JSON with placeholders for the
+// alert's fields (body.go), e.g. {"who": {{json .Resident.Name}}}; it must produce valid JSON.
+func NewWebhook(url string, headers map[string]string, body, caseIDField string) (*Webhook, error) {
+	if body == "" {
+		body = DefaultWebhookBody
 	}
-	t, err := template.New("body").Option("missingkey=error").Funcs(template.FuncMap{
-		"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-	}).Parse(bodyTemplate)
+	t, err := parseBody(body)
 	if err != nil {
 		return nil, fmt.Errorf("uplink: webhook body template: %w", err)
 	}
@@ -81,7 +78,7 @@ func NewWebhook(url string, headers map[string]string, bodyTemplate, caseIDField
 // Render makes the body for an alert; it is an error if the result is not JSON.
 func (w *Webhook) Render(a api.Alert) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := w.body.Execute(&buf, a); err != nil {
+	if err := w.body.execute(&buf, &a); err != nil {
 		return nil, fmt.Errorf("uplink: webhook body: %w", err)
 	}
 	if !json.Valid(buf.Bytes()) {
