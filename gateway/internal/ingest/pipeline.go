@@ -305,7 +305,7 @@ func (p *Pipeline) writeLoop() error {
 		}
 		for attempt := 0; ; attempt++ {
 			var err error
-			stored, err = p.commit(conn, batch, stored[:0])
+			stored, err = p.commit(conn.Conn, batch, stored[:0])
 			if err == nil {
 				break
 			}
@@ -326,6 +326,9 @@ func (p *Pipeline) writeLoop() error {
 			for _, l := range p.listeners {
 				l(stored)
 			}
+		}
+		if err := conn.Committed(context.Background(), len(batch), time.Now()); err != nil {
+			p.log.Warn("sizing the writer's page cache failed", "err", err)
 		}
 		clear(batch)
 	}

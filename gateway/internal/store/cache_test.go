@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+)
+
+func cacheSize(t *testing.T, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) int {
+	t.Helper()
+	var n int
+	if err := q.QueryRowContext(context.Background(), "PRAGMA cache_size").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestWriterCacheFollowsLoad: readers and a quiet writer keep the small page cache; a busy
+// batch gives the writer the large one, which it keeps while batches stay busy and gives back
+// a minute after the last busy one.
+func TestWriterCacheFollowsLoad(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	if got := cacheSize(t, st.DB()); got != -smallCacheKiB {
+		t.Fatalf("a reader's cache_size is %d, want %d", got, -smallCacheKiB)
+	}
+	w, err := st.Writer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, step := range []struct {
+		records int
+		at      time.Duration
+		want    int
+	}{
+		{0, 0, -smallCacheKiB}, // as opened
+		{busyBatch - 1, time.Second, -smallCacheKiB},
+		{busyBatch, 2 * time.Second, -busyCacheKiB},
+		{1, 2*time.Second + quietAfter/2, -busyCacheKiB},
+		{busyBatch * 10, 3 * time.Second, -busyCacheKiB}, // busy again: the minute starts over
+		{1, 2*time.Second + quietAfter, -busyCacheKiB},
+		{1, 3*time.Second + quietAfter, -smallCacheKiB},
+		{1, 4*time.Second + quietAfter, -smallCacheKiB},
+		{busyBatch, 5*time.Second + quietAfter, -busyCacheKiB},
+	} {
+		if step.at > 0 {
+			if err := w.Committed(ctx, step.records, t0.Add(step.at)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := cacheSize(t, w); got != step.want {
+			t.Fatalf("after %d records at +%v: writer cache_size %d, want %d", step.records, step.at, got, step.want)
+		}
+	}
+	if got := cacheSize(t, st.DB()); got != -smallCacheKiB {
+		t.Fatalf("a reader's cache_size is %d after the writer's changes, want %d", got, -smallCacheKiB)
+	}
+}
