@@ -12,7 +12,7 @@ import (
 func sampleAlert() api.Alert {
 	return api.Alert{AlarmID: "a-17", Type: "sos", Family: "callbutton", Device: "cb-0007", Priority: api.Urgent,
 		OccurredAt: time.Date(2026, 11, 23, 6, 30, 0, 0, time.FixedZone("CST", 8*3600)),
-		Site: "sunrise", GridCode: "110105001002003", Address: `3号楼 2单元 "东" 1201`,
+		Site:       "sunrise", GridCode: "110105001002003", Address: `3号楼 2单元 "东" 1201`,
 		Location: &api.Location{Lat: 39.9, Lon: 116.4},
 		Resident: &api.Resident{Name: "张桂兰", Phone: "13800000001"}}
 }
