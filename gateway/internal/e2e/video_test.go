@@ -197,8 +197,8 @@ func TestVideoRelayWHEP(t *testing.T) {
 		waitFrames(t, v, 1, 5*time.Second)
 		s := v.Stats()
 		if s.FirstFrame > 300*time.Millisecond || !s.FirstIDRok {
-			t.Errorf("warm viewer %d: first frame after %v (IDR with SPS/PPS: %v; answer after %v, connected after %v), want < 300ms",
-				i, s.FirstFrame, s.FirstIDRok, s.Answered, s.Connected)
+			t.Errorf("warm viewer %d: first frame after %v (IDR with SPS/PPS: %v; answer after %v, connected after %v; %d frames, %d keyframes, %d RTP packets lost so far), want < 300ms",
+				i, s.FirstFrame, s.FirstIDRok, s.Answered, s.Connected, s.Frames, s.Keyframes, s.Lost)
 		}
 		t.Logf("warm viewer %d: first frame after %v", i, s.FirstFrame)
 	}
