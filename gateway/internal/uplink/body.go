@@ -126,12 +126,13 @@ func fieldNames(typ reflect.Type) string {
 
 // execute writes the body for one alert.
 func (t *bodyTemplate) execute(buf *bytes.Buffer, a *api.Alert) error {
+	alert := reflect.ValueOf(a).Elem()
 	for _, p := range t.parts {
 		if !p.place {
 			buf.WriteString(p.text)
 			continue
 		}
-		v, present := fieldValue(reflect.ValueOf(a).Elem(), p.field)
+		v, present := fieldValue(alert, p.field)
 		switch {
 		case p.json && !present:
 			buf.WriteString("null")
