@@ -70,10 +70,8 @@ func (s *Store) Checkpoints(ctx context.Context, every time.Duration) error {
 }
 
 // Page caches. Every connection keeps a small one: a page SQLite caches costs the gateway
-// twice its size (the pure-Go allocator gives a 4 KiB page and its header an 8 KiB slot) on top
-// of the kernel's own cache of the file, and the default 2 MiB per connection filled up, page by
-// page, as the database grew: at a quiet site of 1,000 devices the gateway's memory rose by
-// 7 MiB in five minutes and went on rising.
+// twice its size (the pure-Go allocator gives a 4 KiB page and its header an 8 KiB slot), on
+// top of the kernel's own cache of the file, and SQLite's default is 2 MiB per connection.
 //
 // The ingest writer's cache follows its load. Each device's newest entries sit on their own
 // index pages, so a busy batch from 1,000 devices touches thousands of pages; with a small
@@ -111,20 +109,24 @@ func (w *WriterConn) Committed(ctx context.Context, records int, now time.Time) 
 	case records >= busyBatch:
 		w.lastBusy = now
 		if !w.busy {
-			if _, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", busyCacheKiB)); err != nil {
-				return fmt.Errorf("store: writer cache: %w", err)
-			}
-			w.busy = true
+			return w.size(ctx, true, fmt.Sprintf("PRAGMA cache_size = -%d", busyCacheKiB))
 		}
 	case w.busy && now.Sub(w.lastBusy) >= quietAfter:
 		// a smaller size frees the pages beyond it; shrink_memory frees the rest it can
-		for _, q := range []string{fmt.Sprintf("PRAGMA cache_size = -%d", smallCacheKiB), "PRAGMA shrink_memory"} {
-			if _, err := w.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("store: writer cache: %w", err)
-			}
-		}
-		w.busy = false
+		return w.size(ctx, false, fmt.Sprintf("PRAGMA cache_size = -%d", smallCacheKiB), "PRAGMA shrink_memory")
 	}
+	return nil
+}
+
+// size runs the pragmas and, once they all ran, records the cache as busy or not (a failure is
+// tried again after the next batch).
+func (w *WriterConn) size(ctx context.Context, busy bool, pragmas ...string) error {
+	for _, q := range pragmas {
+		if _, err := w.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: writer cache: %w", err)
+		}
+	}
+	w.busy = busy
 	return nil
 }
 

@@ -27,13 +27,12 @@ type bodyTemplate struct {
 	parts []bodyPart
 }
 
-// bodyPart is literal text, or a field to put in.
+// bodyPart is literal text, or (path set) a field to put in.
 type bodyPart struct {
 	text  string
-	field []int // reflect field indexes from api.Alert; nil with asJSON: the whole alert
-	path  string
-	json  bool // as a JSON value, else as text inside a JSON string
-	place bool // a placeholder, not text
+	path  string // as written, e.g. .Resident.Name; "." is the whole alert
+	field []int  // reflect field indexes from api.Alert; nil for the whole alert
+	json  bool   // as a JSON value, else as text inside a JSON string
 }
 
 var alertType = reflect.TypeFor[api.Alert]()
@@ -78,7 +77,7 @@ func (t *bodyTemplate) addText(s string) {
 
 func parsePlaceholder(action string) (bodyPart, error) {
 	words := strings.Fields(action)
-	p := bodyPart{place: true}
+	var p bodyPart
 	switch {
 	case len(words) == 2 && words[0] == "json":
 		p.json, p.path = true, words[1]
@@ -128,7 +127,7 @@ func fieldNames(typ reflect.Type) string {
 func (t *bodyTemplate) execute(buf *bytes.Buffer, a *api.Alert) error {
 	alert := reflect.ValueOf(a).Elem()
 	for _, p := range t.parts {
-		if !p.place {
+		if p.path == "" {
 			buf.WriteString(p.text)
 			continue
 		}
