@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -161,6 +162,10 @@ type worker struct {
 	conn *mqttconn.Conn
 	enc  payload.Encoder
 	sim  family.Sim
+	// phase in [0, 1) shifts this device's sending within its period: a fleet's devices are
+	// not in step, and a fleet in lockstep would send every device's message at once (at a
+	// quiet site's 0.1 messages/s per device, a thousand messages in one burst every 10 s)
+	phase float64
 	// owned by the sender
 	queue  []drivers.Telemetry
 	evDebt float64
@@ -317,7 +322,9 @@ func (g *Generator) connectOne(ctx context.Context, i int) (*worker, error) {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	fs.Advance(now)
-	return &worker{dev: dev, conn: conn, enc: enc, sim: fs}, nil
+	// spread evenly and reproducibly: successive multiples of the golden ratio, modulo 1
+	_, phase := math.Modf(float64(i) * 0.6180339887498949)
+	return &worker{dev: dev, conn: conn, enc: enc, sim: fs, phase: phase}, nil
 }
 
 func (g *Generator) disconnect(workers []*worker) {
@@ -363,7 +370,7 @@ func (g *Generator) send(ctx context.Context, w *worker, rate float64, c *counte
 	for {
 		owed := int64(1 << 30)
 		if rate > 0 {
-			owed = int64(rate*time.Since(start).Seconds()) - sent
+			owed = int64(rate*time.Since(start).Seconds()+w.phase) - sent
 		}
 		for ; owed > 0; owed-- {
 			if ctx.Err() != nil || !take(&c.budget) {
