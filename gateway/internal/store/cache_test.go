@@ -19,8 +19,9 @@ func cacheSize(t *testing.T, q interface {
 }
 
 // TestWriterCacheFollowsLoad: readers and a quiet writer keep the small page cache; a busy
-// batch gives the writer the large one, which it keeps while batches stay busy and gives back
-// a minute after the last busy one.
+// rate (busyRecords within busyWindow) gives the writer the large one, which it keeps while
+// the rate stays busy and gives back a minute after it was last busy. A large batch now and
+// then (devices reporting in step) is not a busy rate.
 func TestWriterCacheFollowsLoad(t *testing.T) {
 	st := openTest(t)
 	ctx := context.Background()
@@ -33,20 +34,23 @@ func TestWriterCacheFollowsLoad(t *testing.T) {
 	}
 	defer w.Close()
 	t0 := time.Unix(1_800_000_000, 0)
+	burst := busyRecords / 2
 	for _, step := range []struct {
 		records int
 		at      time.Duration
 		want    int
 	}{
 		{0, 0, -smallCacheKiB}, // as opened
-		{busyBatch - 1, time.Second, -smallCacheKiB},
-		{busyBatch, 2 * time.Second, -busyCacheKiB},
-		{1, 2*time.Second + quietAfter/2, -busyCacheKiB},
-		{busyBatch * 10, 3 * time.Second, -busyCacheKiB}, // busy again: the minute starts over
-		{1, 2*time.Second + quietAfter, -busyCacheKiB},
-		{1, 3*time.Second + quietAfter, -smallCacheKiB},
-		{1, 4*time.Second + quietAfter, -smallCacheKiB},
-		{busyBatch, 5*time.Second + quietAfter, -busyCacheKiB},
+		{burst, time.Second, -smallCacheKiB},
+		{burst, time.Second + busyWindow, -smallCacheKiB}, // in the next window: still a burst
+		{burst, time.Second + 2*busyWindow, -smallCacheKiB},
+		{burst, 2*time.Second + 2*busyWindow, -busyCacheKiB}, // two in one window
+		{1, 2*time.Second + 2*busyWindow + quietAfter/2, -busyCacheKiB},
+		{busyRecords, 3*time.Second + 2*busyWindow + quietAfter/2, -busyCacheKiB}, // busy again: the minute starts over
+		{1, 3*time.Second + 2*busyWindow + quietAfter, -busyCacheKiB},
+		{1, 4*time.Second + 2*busyWindow + quietAfter*3/2, -smallCacheKiB},
+		{1, 5*time.Second + 2*busyWindow + quietAfter*3/2, -smallCacheKiB},
+		{busyRecords, 6*time.Second + 2*busyWindow + quietAfter*3/2, -busyCacheKiB}, // one batch of the whole rate
 	} {
 		if step.at > 0 {
 			if err := w.Committed(ctx, step.records, t0.Add(step.at)); err != nil {

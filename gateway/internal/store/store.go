@@ -76,12 +76,16 @@ func (s *Store) Checkpoints(ctx context.Context, every time.Duration) error {
 // The ingest writer's cache follows its load. Each device's newest entries sit on their own
 // index pages, so a busy batch from 1,000 devices touches thousands of pages; with a small
 // cache the writer re-read them from the file and spilled dirty ones to the log
-// mid-transaction (a quarter of its time end to end). So a batch of busyBatch records or more
-// gives the writer busyCacheKiB, and a minute without one takes it back.
+// mid-transaction (a quarter of its time end to end). So busyRecords written within
+// busyWindow give the writer busyCacheKiB, and a minute without that takes it back. The
+// measure is a rate, not a batch: a quiet site whose devices report in step writes a thousand
+// records in one transaction every few seconds, and that kept the large cache (16 MiB of
+// memory, slot overhead included) for a hundred records a second.
 const (
 	smallCacheKiB = 256
 	busyCacheKiB  = 8192
-	busyBatch     = 100
+	busyRecords   = 2000
+	busyWindow    = 2 * time.Second
 	quietAfter    = time.Minute
 )
 
@@ -91,6 +95,9 @@ type WriterConn struct {
 	*sql.Conn
 	busy     bool
 	lastBusy time.Time
+	// records written since windowStart, the start of the current busyWindow
+	windowStart time.Time
+	windowRecs  int
 }
 
 // Writer returns the writer's connection, with the small cache. Close it when the writer stops.
@@ -103,10 +110,14 @@ func (s *Store) Writer(ctx context.Context) (*WriterConn, error) {
 }
 
 // Committed tells the writer how many records the transaction it just committed held, at now;
-// it grows or gives back the page cache (see busyBatch).
+// it grows or gives back the page cache (see busyRecords).
 func (w *WriterConn) Committed(ctx context.Context, records int, now time.Time) error {
+	if now.Sub(w.windowStart) >= busyWindow {
+		w.windowStart, w.windowRecs = now, 0
+	}
+	w.windowRecs += records
 	switch {
-	case records >= busyBatch:
+	case w.windowRecs >= busyRecords:
 		w.lastBusy = now
 		if !w.busy {
 			return w.size(ctx, true, fmt.Sprintf("PRAGMA cache_size = -%d", busyCacheKiB))
