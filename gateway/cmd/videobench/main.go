@@ -126,7 +126,7 @@ video:
 		}
 		s := v.Stats()
 		if warm && s.FirstFrame > 300*time.Millisecond {
-			fmt.Fprintf(os.Stderr, "slow warm join: first frame %v, answer %v, connected %v\n", s.FirstFrame, s.Answered, s.Connected)
+			fmt.Fprintf(os.Stderr, "slow warm join: first frame %v, answer %v, connected %v, keyframe requests %d, frames %d\n", s.FirstFrame, s.Answered, s.Connected, s.PLIs, s.Frames)
 		}
 		if !s.FirstIDRok {
 			return 0, fmt.Errorf("first frame is not an IDR with SPS/PPS")

@@ -194,13 +194,16 @@ func TestVideoRelayWHEP(t *testing.T) {
 		defer v.Close(false)
 	}
 	for i, v := range viewers {
-		waitFrames(t, v, 1, 5*time.Second)
+		eventually(t, 5*time.Second, func() (bool, string) {
+			s := v.Stats()
+			return s.Keyframes > 0, fmt.Sprintf("warm viewer %d: %d frames, no keyframe (%d keyframe requests)", i, s.Frames, s.PLIs)
+		})
 		s := v.Stats()
 		if s.FirstFrame > 300*time.Millisecond || !s.FirstIDRok {
-			t.Errorf("warm viewer %d: first frame after %v (IDR with SPS/PPS: %v; answer after %v, connected after %v; %d frames, %d keyframes, %d RTP packets lost so far), want < 300ms",
-				i, s.FirstFrame, s.FirstIDRok, s.Answered, s.Connected, s.Frames, s.Keyframes, s.Lost)
+			t.Errorf("warm viewer %d: first frame after %v (IDR with SPS/PPS: %v; answer after %v, connected after %v; %d frames, %d keyframes, %d RTP packets lost, %d keyframe requests so far), want < 300ms",
+				i, s.FirstFrame, s.FirstIDRok, s.Answered, s.Connected, s.Frames, s.Keyframes, s.Lost, s.PLIs)
 		}
-		t.Logf("warm viewer %d: first frame after %v", i, s.FirstFrame)
+		t.Logf("warm viewer %d: first frame after %v (%d keyframe requests)", i, s.FirstFrame, s.PLIs)
 	}
 	if a.Stats().Keyframes != keysBefore {
 		t.Logf("note: the camera sent a keyframe during the joins")
@@ -251,6 +254,18 @@ func TestVideoRelayWHEP(t *testing.T) {
 	if v := gw.metric("gateway_webrtc_sessions", ""); v != 4 {
 		t.Errorf("gateway_webrtc_sessions: %v", v)
 	}
+
+	// a viewer that cannot decode asks for a keyframe and gets the current group again at
+	// once, not at the camera's next keyframe (up to 2 s away): one keyframe more than a
+	// viewer that did not ask
+	v, ka, kv := viewers[0], a.Stats().Keyframes, viewers[0].Stats().Keyframes
+	if err := v.RequestKeyframe(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, func() (bool, string) {
+		da, dv := a.Stats().Keyframes-ka, v.Stats().Keyframes-kv
+		return dv == da+1, fmt.Sprintf("after a keyframe request: %d keyframes more, %d more for a viewer that did not ask", dv, da)
+	})
 
 	// frozen picture: 信号中断 (stale), then live again
 	cam.inst.Freeze(true)

@@ -32,8 +32,7 @@ type stream struct {
 	// owned by run
 	viewers map[*Viewer]struct{}
 	pending []*Viewer // joined before the camera's tracks were known
-	gop     []*Frame
-	gopOK   bool
+	gop     gop
 	info    *rtsp.StreamInfo
 	client  *clientRun
 	gen     uint64
@@ -50,7 +49,7 @@ type clientRun struct {
 }
 
 func newStream(h *Hub, c Camera) *stream {
-	s := &stream{h: h, cam: c, in: make(chan event, 64), stopped: make(chan struct{}), viewers: map[*Viewer]struct{}{}}
+	s := &stream{h: h, cam: c, in: make(chan event, 64), stopped: make(chan struct{}), viewers: map[*Viewer]struct{}{}, gop: gop{max: h.cfg.ViewerQueue - 16}}
 	s.publish(time.Now())
 	return s
 }
@@ -93,8 +92,8 @@ func (s *stream) handle(ctx context.Context, ev event) {
 		}
 		if s.info != nil {
 			v.info <- s.info
-			if s.gopOK {
-				for _, f := range s.gop {
+			if g := s.gop.get(); g != nil {
+				for _, f := range g {
 					v.offer(Item{Frame: f, CatchUp: true})
 				}
 			} else {
@@ -144,7 +143,7 @@ func (s *stream) onState(ev rtsp.StateEvent) {
 		s.h.log.Info("camera playing", "camera", s.cam.ID, "transport", ev.Stream.Transport)
 	case rtsp.StateRetrying:
 		s.playing = false
-		s.gop, s.gopOK = s.gop[:0], false
+		s.gop.reset()
 		s.h.log.Warn("camera connection lost", "camera", s.cam.ID, "err", ev.Err, "retry_in", ev.RetryIn)
 	default:
 		s.playing = false
@@ -162,15 +161,7 @@ func (s *stream) onFrame(ctx context.Context, f *Frame) {
 			}
 		}
 	}
-	maxGOP := s.h.cfg.ViewerQueue - 16
-	switch {
-	case f.Keyframe:
-		s.gop, s.gopOK = append(s.gop[:0], f), true
-	case s.gopOK && len(s.gop) < maxGOP:
-		s.gop = append(s.gop, f)
-	default:
-		s.gop, s.gopOK = s.gop[:0], false
-	}
+	s.gop.add(f)
 	for v := range s.viewers {
 		v.offer(Item{Frame: f})
 	}
@@ -236,7 +227,7 @@ func (s *stream) close() {
 	s.client.cancel()
 	<-s.client.done
 	s.client, s.info, s.playing, s.idleAt = nil, nil, false, time.Time{}
-	s.gop, s.gopOK = s.gop[:0], false
+	s.gop.reset()
 	s.publish(time.Now())
 }
 

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v3"
 	"github.com/pion/webrtc/v3/pkg/media"
 
@@ -145,6 +147,12 @@ type session struct {
 	once                     sync.Once
 	done                     chan struct{}
 	status                   atomic.Pointer[webrtc.DataChannel] // the viewer's "status" channel, once open
+	keyReq                   chan struct{}                      // the viewer asked for a keyframe (PLI or FIR)
+
+	// owned by serve
+	gop     gop       // what the viewer was last sent from a keyframe on
+	resent  time.Time // when the group was last sent again on request
+	resends int
 }
 
 // StatusMessage is what the gateway sends every second on a viewer's data channel labelled
@@ -209,7 +217,8 @@ func (r *Relay) newSession(api *webrtc.API, v *Viewer, camera, user, remote, off
 	}
 	var b [8]byte
 	rand.Read(b[:])
-	s := &session{id: hex.EncodeToString(b[:]), camera: camera, user: user, remote: remote, start: time.Now(), pc: pc, viewer: v, done: make(chan struct{})}
+	s := &session{id: hex.EncodeToString(b[:]), camera: camera, user: user, remote: remote, start: time.Now(), pc: pc, viewer: v, done: make(chan struct{}),
+		keyReq: make(chan struct{}, 1), gop: gop{max: r.hub.cfg.ViewerQueue - 16}}
 	fail := func(err error) (*session, error) { pc.Close(); return nil, err }
 	s.video, err = newBoundTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", "camera-"+camera)
@@ -266,13 +275,20 @@ func (r *Relay) newSession(api *webrtc.API, v *Viewer, camera, user, remote, off
 func (r *Relay) serve(ctx context.Context, s *session) {
 	var rtcpWG sync.WaitGroup
 	for _, snd := range s.pc.GetSenders() {
+		video := snd.Track() == s.video
 		rtcpWG.Add(1)
 		go func() { // RTCP must be read for the interceptors (NACK) to work
 			defer rtcpWG.Done()
-			buf := make([]byte, 1500)
 			for {
-				if _, _, err := snd.Read(buf); err != nil {
+				pkts, _, err := snd.ReadRTCP()
+				if err != nil {
 					return
+				}
+				if video && wantsKeyframe(pkts) {
+					select {
+					case s.keyReq <- struct{}{}:
+					default:
+					}
 				}
 			}
 		}()
@@ -285,9 +301,6 @@ func (r *Relay) serve(ctx context.Context, s *session) {
 	defer connectBy.Stop()
 	select {
 	case <-s.video.bound:
-		// The viewer may still be finishing its side of DTLS/SRTP: packets sent the instant
-		// the track is bound were seen lost now and then (the catch-up keyframe with them).
-		time.Sleep(bindGrace)
 	case <-connectBy.C:
 		s.end()
 	case <-s.done:
@@ -308,6 +321,22 @@ loop:
 			if err := s.write(it); err != nil {
 				r.log.Debug("viewer write", "session", s.id, "err", err)
 			}
+		case <-s.keyReq:
+			// The viewer cannot decode: its first keyframe may have gone out while its side
+			// of SRTP was still starting, or a packet was lost. A camera cannot be asked for a
+			// keyframe, so send the group again from its keyframe, at most every resendEvery.
+			if time.Since(s.resent) < resendEvery {
+				break
+			}
+			if g := s.gop.get(); g != nil {
+				s.resent = time.Now()
+				s.resends++
+				for _, f := range slices.Clone(g) {
+					if err := s.write(Item{Frame: f, CatchUp: true}); err != nil {
+						r.log.Debug("viewer write", "session", s.id, "err", err)
+					}
+				}
+			}
 		case <-s.done:
 			break loop
 		case <-s.viewer.Done():
@@ -323,7 +352,7 @@ loop:
 	delete(r.sessions, s.id)
 	r.mu.Unlock()
 	v := View{Session: s.id, Camera: s.camera, User: s.user, Remote: s.remote, Start: s.start, End: time.Now(), Drops: s.viewer.Drops()}
-	r.log.Info("viewer ended", "session", s.id, "camera", s.camera, "user", s.user, "seconds", int(v.End.Sub(v.Start).Seconds()), "dropped", v.Drops)
+	r.log.Info("viewer ended", "session", s.id, "camera", s.camera, "user", s.user, "seconds", int(v.End.Sub(v.Start).Seconds()), "dropped", v.Drops, "keyframe_resends", s.resends)
 	if r.ended != nil {
 		r.ended(v)
 	}
@@ -331,16 +360,28 @@ loop:
 
 // Cached frames sent to a joining viewer are stamped catchUpDur apart, so the player runs
 // through the GOP to the live picture instead of replaying it at its own pace, and are paced
-// at catchUpRate so the burst does not overflow socket buffers on the way.
+// at catchUpRate so the burst does not overflow socket buffers on the way. A viewer asking for a keyframe gets the current group again at most every resendEvery.
 const (
-	bindGrace   = 30 * time.Millisecond
 	catchUpDur  = time.Millisecond
 	catchUpRate = 40e6 // bits per second
+	resendEvery = 200 * time.Millisecond
 )
+
+// wantsKeyframe reports whether a viewer's RTCP asks for a keyframe.
+func wantsKeyframe(pkts []rtcp.Packet) bool {
+	for _, p := range pkts {
+		switch p.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			return true
+		}
+	}
+	return false
+}
 
 func (s *session) write(it Item) error {
 	switch {
 	case it.Frame != nil:
+		s.gop.add(it.Frame)
 		if !it.CatchUp {
 			return s.video.WriteSample(media.Sample{Data: it.Frame.AnnexB, Duration: it.Frame.Dur})
 		}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v3"
@@ -20,14 +21,15 @@ import (
 
 // Stats is what a viewer has received so far.
 type Stats struct {
-	Frames     int           // complete H.264 access units
-	Keyframes  int           // frames holding an IDR slice
+	Frames     int           // decodable H.264 access units: whole, and from a keyframe on
+	Keyframes  int           // of those, frames holding an IDR slice
 	SPS, PPS   int           // frames holding an SPS / a PPS
 	FirstFrame time.Duration // from the offer to the first complete keyframe; 0 before it
 	FirstIDRok bool          // the first frame was an IDR with SPS and PPS before it
 	Answered   time.Duration // from the offer to the answer
 	Connected  time.Duration // from the offer to ICE and DTLS up
 	Lost       int           // RTP packets missing (sequence gaps)
+	PLIs       int           // keyframe requests sent (as a browser does when it cannot decode)
 	Audio      int           // audio packets
 	Status     string        // the last message on the "status" data channel
 	LastFrame  time.Time
@@ -201,6 +203,10 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 		buf      = make([]byte, 1600)
 		corrupt  bool
 		firstKey bool
+		needKey  = true // nothing decodable since the start or the last loss
+		params   bool   // SPS and PPS seen
+		inFrame  bool   // a packet of the current frame came
+		lastPLI  time.Time
 		ts       tsUnwrap
 	)
 	for {
@@ -221,17 +227,31 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 			}
 		}
 		lastSeq, haveSeq = pkt.SequenceNumber, true
+		if !inFrame && continuation(pkt.Payload) {
+			corrupt = true // the frame's first packets never came (they went before SRTP was up)
+		}
 		nal, err := dep.Unmarshal(pkt.Payload)
 		if err != nil {
 			corrupt = true
 		}
-		frame = append(frame, nal...)
+		frame, inFrame = append(frame, nal...), true
 		if !pkt.Marker {
 			continue
 		}
 		sps, pps, idr := scan(frame)
+		switch {
+		case corrupt:
+			needKey = true
+		case idr:
+			params = params || sps && pps
+			needKey = !params
+		}
+		if needKey && time.Since(lastPLI) >= pliEvery {
+			lastPLI = time.Now()
+			v.requestKeyframe(t.SSRC())
+		}
 		v.mu.Lock()
-		if !corrupt && len(frame) > 0 {
+		if !corrupt && !needKey && len(frame) > 0 {
 			v.st.Frames++
 			v.st.LastFrame = time.Now()
 			v.st.LastTS = ts.next(pkt.Timestamp)
@@ -252,9 +272,33 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 			}
 		}
 		v.mu.Unlock()
-		frame, corrupt = frame[:0], false
+		frame, corrupt, inFrame = frame[:0], false, false
 	}
 }
+
+// RequestKeyframe asks the gateway for a keyframe (an RTCP picture loss indication), as a
+// browser does when it cannot decode.
+func (v *Viewer) RequestKeyframe() error {
+	for _, r := range v.pc.GetReceivers() {
+		if t := r.Track(); t != nil && t.Kind() == webrtc.RTPCodecTypeVideo {
+			return v.requestKeyframe(t.SSRC())
+		}
+	}
+	return errors.New("whep: no video track yet")
+}
+
+func (v *Viewer) requestKeyframe(ssrc webrtc.SSRC) error {
+	if err := v.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}}); err != nil {
+		return fmt.Errorf("whep: keyframe request: %w", err)
+	}
+	v.mu.Lock()
+	v.st.PLIs++
+	v.mu.Unlock()
+	return nil
+}
+
+// pliEvery is how often a viewer that cannot decode asks again for a keyframe.
+const pliEvery = 100 * time.Millisecond
 
 func (v *Viewer) readAudio(t *webrtc.TrackRemote) {
 	buf := make([]byte, 1600)
@@ -286,6 +330,12 @@ func scan(b []byte) (sps, pps, idr bool) {
 		}
 	}
 	return
+}
+
+// continuation reports whether an H.264 RTP payload is a fragment (FU-A) other than the first
+// of its NAL unit.
+func continuation(p []byte) bool {
+	return len(p) > 1 && p[0]&0x1f == 28 && p[1]&0x80 == 0
 }
 
 // tsUnwrap extends 32-bit RTP timestamps.
