@@ -121,6 +121,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		SetUsername(s.cfg.Username).
 		SetPassword(s.cfg.Password).
 		SetCleanSession(false).
+		SetStore(newOutboundStore()).
 		SetAutoAckDisabled(true).
 		SetOrderMatters(true). // handlers run in arrival order; Submit never blocks for long
 		SetKeepAlive(s.cfg.KeepAlive).
