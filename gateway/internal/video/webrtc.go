@@ -360,7 +360,8 @@ loop:
 
 // Cached frames sent to a joining viewer are stamped catchUpDur apart, so the player runs
 // through the GOP to the live picture instead of replaying it at its own pace, and are paced
-// at catchUpRate so the burst does not overflow socket buffers on the way. A viewer asking for a keyframe gets the current group again at most every resendEvery.
+// at catchUpRate so the burst does not overflow socket buffers on the way. A viewer asking
+// for a keyframe gets the current group again at most every resendEvery.
 const (
 	catchUpDur  = time.Millisecond
 	catchUpRate = 40e6 // bits per second
