@@ -102,3 +102,65 @@ func TestBufferedConnReportsWriteError(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestWholePackets(t *testing.T) {
+	long := append([]byte{0x30, 0x80, 0x01}, make([]byte, 128)...) // remaining length 128 in two bytes
+	for _, tc := range []struct {
+		name string
+		p    []byte
+		want bool
+	}{
+		{"puback", []byte{0x40, 0x02, 0x00, 0x07}, true},
+		{"pingreq", []byte{0xc0, 0x00}, true},
+		{"two packets", []byte{0x40, 0x02, 0x00, 0x07, 0xc0, 0x00}, true},
+		{"two-byte length", long, true},
+		{"header only", []byte{0x30}, false},
+		{"body cut short", []byte{0x40, 0x02, 0x00}, false},
+		{"length cut short", []byte{0x30, 0x80}, false},
+		{"length over four bytes", []byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x01}, false},
+		{"packet then a fragment", []byte{0xc0, 0x00, 0x40, 0x02}, false},
+	} {
+		if got := wholePackets(tc.p); got != tc.want {
+			t.Errorf("%s: wholePackets = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestBufferedConnAcknowledges: acknowledgements go out between paho's packets, never inside
+// one; a connection that saw part of a packet hands them back to paho; a closed one drops
+// them (the broker delivers the message again).
+func TestBufferedConnAcknowledges(t *testing.T) {
+	client, server := net.Pipe()
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(server)
+		got <- b
+	}()
+	c := newBufferedConn(client)
+	viaPaho := 0
+	fallback := func() { viaPaho++ }
+	ping := []byte{0xc0, 0x00}
+	c.Write(ping)
+	c.Acknowledge(0x0102, fallback)
+	c.Write(ping)
+	c.Acknowledge(0x0304, fallback)
+	if viaPaho != 0 {
+		t.Fatalf("%d acknowledgements handed back to paho on a framed stream", viaPaho)
+	}
+	c.Write([]byte{0x30, 0x05, 0x00}) // the start of a PUBLISH: paho's framing can no longer be trusted
+	c.Acknowledge(0x0506, fallback)
+	if viaPaho != 1 {
+		t.Fatalf("after a partial packet: %d acknowledgements handed back to paho, want 1", viaPaho)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Acknowledge(0x0708, fallback)
+	want := []byte{0xc0, 0x00, 0x40, 0x02, 0x01, 0x02, 0xc0, 0x00, 0x40, 0x02, 0x03, 0x04, 0x30, 0x05, 0x00}
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("peer read % x\nwant          % x", b, want)
+	}
+	if viaPaho != 1 {
+		t.Fatalf("an acknowledgement after Close went to paho")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -55,6 +56,7 @@ type Subscriber struct {
 	connected     prometheus.Gauge
 	brokerDropped prometheus.Gauge
 	client        paho.Client
+	conn          atomic.Pointer[bufferedConn] // the connection open now
 }
 
 // New makes a subscriber; it connects nothing until Run.
@@ -149,7 +151,9 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		return newBufferedConn(c), nil
+		bc := newBufferedConn(c)
+		s.conn.Store(bc)
+		return bc, nil
 	})
 	opts.SetOnConnectHandler(func(c paho.Client) {
 		s.connected.Set(1)
@@ -189,8 +193,14 @@ func (s *Subscriber) handle(_ paho.Client, m paho.Message) {
 		return
 	}
 	// A message the pipeline does not take (shutting down) is not acknowledged: the broker
-	// keeps it for this session.
-	s.sink.Submit(m.Topic(), m.Payload(), m.Ack)
+	// keeps it for this session. paho runs the handler for a connection's messages before it
+	// opens the next, so the connection open now is the one that delivered m.
+	ack := m.Ack
+	if c := s.conn.Load(); c != nil && m.Qos() == 1 {
+		id := m.MessageID()
+		ack = func() { c.Acknowledge(id, m.Ack) }
+	}
+	s.sink.Submit(m.Topic(), m.Payload(), ack)
 }
 
 func (s *Subscriber) handleDropped(_ paho.Client, m paho.Message) {
