@@ -23,12 +23,12 @@ type bufferedConn struct {
 
 	mu       sync.Mutex // guards buf, err, unframed
 	buf      []byte
-	err      error // the first write error, or net.ErrClosed after Close
-	unframed bool  // paho wrote part of a packet: acknowledging through it would corrupt the stream
-	wmu    sync.Mutex    // held while writing to Conn
-	kick   chan struct{} // a write is waiting (capacity 1)
-	closed chan struct{}
-	once   sync.Once
+	err      error         // the first write error, or net.ErrClosed after Close
+	unframed bool          // paho wrote part of a packet: acknowledging through it would corrupt the stream
+	wmu      sync.Mutex    // held while writing to Conn
+	kick     chan struct{} // a write is waiting (capacity 1)
+	closed   chan struct{}
+	once     sync.Once
 }
 
 const (
