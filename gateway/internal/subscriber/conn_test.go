@@ -11,18 +11,24 @@ import (
 	"time"
 )
 
+// pipeToPeer returns a buffered connection to a peer, and what the peer read in all once
+// the connection is closed.
+func pipeToPeer() (*bufferedConn, <-chan []byte) {
+	client, server := net.Pipe()
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(server)
+		got <- b
+	}()
+	return newBufferedConn(client), got
+}
+
 // TestBufferedConnKeepsOrder: writes from one writer arrive complete and in order, however the
 // flusher groups them, and Close sends what is still gathered.
 func TestBufferedConnKeepsOrder(t *testing.T) {
 	for _, n := range []int{1, 10, 5000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			client, server := net.Pipe()
-			got := make(chan []byte)
-			go func() {
-				b, _ := io.ReadAll(server)
-				got <- b
-			}()
-			c := newBufferedConn(client)
+			c, got := pipeToPeer()
 			var want bytes.Buffer
 			for i := 0; i < n; i++ {
 				p := []byte{0x40, 0x02, byte(i >> 8), byte(i)} // a PUBACK for packet id i
@@ -130,13 +136,7 @@ func TestWholePackets(t *testing.T) {
 // one; a connection that saw part of a packet hands them back to paho; a closed one drops
 // them (the broker delivers the message again).
 func TestBufferedConnAcknowledges(t *testing.T) {
-	client, server := net.Pipe()
-	got := make(chan []byte)
-	go func() {
-		b, _ := io.ReadAll(server)
-		got <- b
-	}()
-	c := newBufferedConn(client)
+	c, got := pipeToPeer()
 	viaPaho := 0
 	fallback := func() { viaPaho++ }
 	ping := []byte{0xc0, 0x00}
