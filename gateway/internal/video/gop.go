@@ -9,6 +9,9 @@ type gop struct {
 	max    int
 }
 
+// newGOP returns an empty group bounded to what a viewer's queue can take at once.
+func (h *Hub) newGOP() gop { return gop{max: h.cfg.ViewerQueue - 16} }
+
 // add appends f, starting over at a keyframe.
 func (g *gop) add(f *Frame) {
 	switch {

@@ -49,7 +49,7 @@ type clientRun struct {
 }
 
 func newStream(h *Hub, c Camera) *stream {
-	s := &stream{h: h, cam: c, in: make(chan event, 64), stopped: make(chan struct{}), viewers: map[*Viewer]struct{}{}, gop: gop{max: h.cfg.ViewerQueue - 16}}
+	s := &stream{h: h, cam: c, in: make(chan event, 64), stopped: make(chan struct{}), viewers: map[*Viewer]struct{}{}, gop: h.newGOP()}
 	s.publish(time.Now())
 	return s
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -218,7 +217,7 @@ func (r *Relay) newSession(api *webrtc.API, v *Viewer, camera, user, remote, off
 	var b [8]byte
 	rand.Read(b[:])
 	s := &session{id: hex.EncodeToString(b[:]), camera: camera, user: user, remote: remote, start: time.Now(), pc: pc, viewer: v, done: make(chan struct{}),
-		keyReq: make(chan struct{}, 1), gop: gop{max: r.hub.cfg.ViewerQueue - 16}}
+		keyReq: make(chan struct{}, 1), gop: r.hub.newGOP()}
 	fail := func(err error) (*session, error) { pc.Close(); return nil, err }
 	s.video, err = newBoundTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", "camera-"+camera)
@@ -331,8 +330,8 @@ loop:
 			if g := s.gop.get(); g != nil {
 				s.resent = time.Now()
 				s.resends++
-				for _, f := range slices.Clone(g) {
-					if err := s.write(Item{Frame: f, CatchUp: true}); err != nil {
+				for _, f := range g {
+					if err := s.send(Item{Frame: f, CatchUp: true}); err != nil {
 						r.log.Debug("viewer write", "session", s.id, "err", err)
 					}
 				}
@@ -379,10 +378,18 @@ func wantsKeyframe(pkts []rtcp.Packet) bool {
 	return false
 }
 
+// write sends an item from the viewer's queue, keeping the group it belongs to.
 func (s *session) write(it Item) error {
+	if it.Frame != nil {
+		s.gop.add(it.Frame)
+	}
+	return s.send(it)
+}
+
+// send hands an item to the viewer's tracks.
+func (s *session) send(it Item) error {
 	switch {
 	case it.Frame != nil:
-		s.gop.add(it.Frame)
 		if !it.CatchUp {
 			return s.video.WriteSample(media.Sample{Data: it.Frame.AnnexB, Duration: it.Frame.Dur})
 		}
